@@ -1,0 +1,42 @@
+"""Render an Answer as plain text for a terminal (`policybot ask`)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from bot.compose import ANSWERED, Answer
+
+WIDTH = 96
+
+
+def _wrap(text: str, indent: str = "  ") -> str:
+    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent)
+
+
+def render_text(answer: Answer) -> str:
+    lines = [f"{answer.school_name}: {answer.question}", ""]
+    if answer.status != ANSWERED or answer.clause is None:
+        lines.append(_wrap(answer.message, ""))
+    else:
+        clause = answer.clause
+        lines += [clause.citation, _wrap(f"“{clause.quote}”"), ""]
+        if answer.school_variant:
+            v = answer.school_variant
+            lines += [f"Also applies to your school: {v.citation}", _wrap(f"“{v.quote}”"), ""]
+        if answer.review_note:
+            lines += [_wrap(f"Note: {answer.review_note}", ""), ""]
+        if answer.variants:
+            lines.append(f"How other schools differ ({answer.topic_title}):")
+            for v in answer.variants:
+                summary = v.note or v.clause.quote
+                lines.append(_wrap(f"- {', '.join(v.school_names)} (§{v.clause.section}): {summary}"))
+            lines.append("")
+        if answer.alternatives:
+            lines.append("Related clauses: " + "; ".join(a.citation for a in answer.alternatives))
+            lines.append("")
+    if answer.contacts:
+        lines.append("Who to contact:")
+        for c in answer.contacts:
+            who = c.title + (f" ({c.name})" if c.name else "") + (f": {c.how}" if c.how else "")
+            lines.append(f"  - {who}")
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,69 @@
+"""The façade every channel calls: `Assistant.ask(question, school)` → Answer.
+
+It holds the current knowledge base with its indexes as one immutable snapshot, so a reload swaps them in a
+single assignment and a question in flight always sees one consistent version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.compose import Answer, Composer
+from bot.errors import InvalidQuestion
+from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.retrieval import Retriever
+
+MAX_QUESTION_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    kb: KnowledgeBase
+    retriever: Retriever
+    composer: Composer
+
+
+def build_snapshot(kb: KnowledgeBase) -> Snapshot:
+    retriever = Retriever(kb)
+    return Snapshot(kb, retriever, Composer(kb, retriever))
+
+
+def clean_question(question: object) -> str:
+    if not isinstance(question, str):
+        raise InvalidQuestion("The question must be text.")
+    text = " ".join(question.split())
+    if not text:
+        raise InvalidQuestion("Please type a question, for example: can I accept a friend request from a parent?")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise InvalidQuestion(
+            f"That question is too long ({len(text)} characters). Please keep it under {MAX_QUESTION_CHARS}."
+        )
+    return text
+
+
+class Assistant:
+    def __init__(self, kb: KnowledgeBase, today: Callable[[], dt.date] = dt.date.today):
+        self._snapshot = build_snapshot(kb)
+        self._today = today
+
+    @classmethod
+    def from_directory(cls, directory: Path | str | None = None) -> Assistant:
+        return cls(load_knowledge(directory))
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        return self._snapshot.kb
+
+    def swap(self, kb: KnowledgeBase) -> None:
+        """Build the new indexes off to the side, then replace the snapshot in one step."""
+        self._snapshot = build_snapshot(kb)
+
+    def ask(self, question: object, school_id: str) -> Answer:
+        snap = self._snapshot
+        school = snap.kb.school(school_id)
+        text = clean_question(question)
+        result = snap.retriever.search(school.id, text)
+        return snap.composer.compose(school, text, result, self._today())

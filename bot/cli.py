@@ -1,0 +1,163 @@
+"""`policybot`: ask, eval, kb validate. Each command is a thin wrapper over a library function."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from bot.assistant import Assistant
+from bot.contract import answer_dict, error_dict
+from bot.errors import KnowledgeError, PolicyBotError
+from bot.knowledge import check_knowledge, default_knowledge_dir
+
+MAX_JSONL_LINE = 64 * 1024
+
+
+def _assistant(ctx: click.Context) -> Assistant:
+    try:
+        return Assistant.from_directory(ctx.obj["knowledge"])
+    except KnowledgeError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise click.ClickException("the knowledge base did not load; run `policybot kb validate`") from exc
+
+
+@click.group()
+@click.option(
+    "--knowledge",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="POLICYBOT_KNOWLEDGE_DIR",
+    help="Knowledge directory (default: the one shipped with the package).",
+)
+@click.pass_context
+def cli(ctx: click.Context, knowledge: Path | None) -> None:
+    """Policy Assistant: answers staff questions about their school's social media policy."""
+    ctx.ensure_object(dict)
+    ctx.obj["knowledge"] = knowledge or default_knowledge_dir()
+
+
+@cli.command()
+@click.option("--school", "-s", help="School id, e.g. howitt.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON answer contract.")
+@click.option("--jsonl", is_flag=True, help='Answer {"school","question"} JSON lines from stdin.')
+@click.argument("question", required=False)
+@click.pass_context
+def ask(ctx: click.Context, school: str | None, as_json: bool, jsonl: bool, question: str | None) -> None:
+    """Answer QUESTION for --school, or every JSON line on stdin with --jsonl."""
+    assistant = _assistant(ctx)
+    if jsonl:
+        for line in sys.stdin:
+            click.echo(json.dumps(answer_jsonl_line(assistant, line), ensure_ascii=False))
+            sys.stdout.flush()
+        return
+    if not school or question is None:
+        raise click.UsageError("give --school ID and a QUESTION, or use --jsonl")
+    try:
+        answer = assistant.ask(question, school)
+    except PolicyBotError as exc:
+        if as_json:
+            click.echo(json.dumps(error_dict(exc.user_message, school, question)))
+            sys.exit(1)
+        raise click.ClickException(exc.user_message) from exc
+    if as_json:
+        click.echo(json.dumps(answer_dict(answer), ensure_ascii=False, indent=2))
+    else:
+        from adapters.terminal import render_text
+
+        click.echo(render_text(answer), nl=False)
+
+
+def answer_jsonl_line(assistant: Assistant, line: str) -> dict:
+    """One input line to one output object; a bad line gets an error object, never an exception."""
+    if len(line) > MAX_JSONL_LINE:
+        return error_dict(f"line too long ({len(line)} characters)")
+    try:
+        request = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return error_dict(f"invalid JSON: {exc.msg} at column {exc.colno}")
+    if not isinstance(request, dict):
+        return error_dict('each line must be a JSON object {"school": ..., "question": ...}')
+    school, question = request.get("school"), request.get("question")
+    if not isinstance(school, str) or not school:
+        return error_dict("missing `school`", school, question)
+    try:
+        return answer_dict(assistant.ask(question, school))
+    except PolicyBotError as exc:
+        return error_dict(exc.user_message, school, question)
+
+
+@cli.command("eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.option("--min-top1", type=float)
+@click.option("--min-top3", type=float)
+@click.option("--min-contacts", type=float)
+@click.option("--min-no-match", type=float)
+@click.option("--max-false-no-match", type=int)
+@click.pass_context
+def eval_command(ctx, file, as_json, min_top1, min_top3, min_contacts, min_no_match, max_false_no_match):
+    """Score a question set (shared/eval format); exit 1 under any given floor."""
+    from bot.evaluation import evaluate, load_cases
+
+    report = evaluate(_assistant(ctx), load_cases(file))
+    metrics = report.metrics
+    if as_json:
+        click.echo(json.dumps(metrics))
+    else:
+        for r in report.misses():
+            got = r.response.get("clauses") or []
+            first = got[0]["id"] if got else "-"
+            roles = ",".join(c["role"] for c in r.response.get("contacts", []))
+            click.echo(
+                f"MISS {r.case.id} [{r.case.school}] {r.case.question!r}: status={r.response.get('status')} "
+                f"top1={first} top3={'yes' if r.top3 else 'no'} contacts={roles}"
+            )
+        click.echo(
+            "top1={top1:.3f} top3={top3:.3f} contacts={contacts:.3f} no_match={no_match:.3f} "
+            "false_no_match={false_no_match} cases={cases}".format(**metrics)
+        )
+    floors = [
+        ("top1", min_top1, lambda v, f: v >= f),
+        ("top3", min_top3, lambda v, f: v >= f),
+        ("contacts", min_contacts, lambda v, f: v >= f),
+        ("no_match", min_no_match, lambda v, f: v >= f),
+        ("false_no_match", max_false_no_match, lambda v, f: v <= f),
+    ]
+    failed = [name for name, floor, ok in floors if floor is not None and not ok(metrics[name], floor)]
+    if failed:
+        raise click.ClickException("below the floor for: " + ", ".join(failed))
+
+
+@cli.group()
+def kb() -> None:
+    """Knowledge-base tools for HR."""
+
+
+@kb.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.pass_context
+def validate(ctx: click.Context, directory: Path | None) -> None:
+    """Check every file; print `file:line: message` per problem; exit 1 on any error."""
+    kb_, problems = check_knowledge(directory or ctx.obj["knowledge"])
+    for problem in problems:
+        click.echo(str(problem), err=problem.severity == "error")
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        click.echo(f"{len(errors)} error(s)", err=True)
+        sys.exit(1)
+    assert kb_ is not None
+    click.echo(
+        f"ok: {len(kb_.schools)} schools, {len(kb_.policies)} policies, {kb_.clause_count} clauses, "
+        f"{len(kb_.topics)} topics, version {kb_.version}"
+    )
+
+
+def main() -> None:
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,463 @@
+"""Load and check `knowledge/` into frozen School, Policy, Clause, Topic and Contact objects.
+
+Every problem is reported as `file:line: message`; a load with any error raises KnowledgeError listing them all,
+so that HR can fix a file in one pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from bot.errors import KnowledgeError, Problem, UnknownSchool
+from bot.yamlsource import LineDict, YamlSyntaxError, load_yaml
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+EMPLOYER_TYPES = ("council", "governing_body", "trust")
+
+
+@dataclass(frozen=True)
+class Role:
+    id: str
+    label: str
+    about: str = ""
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    title: str
+    roles: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Contact:
+    role: str
+    title: str
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+    @property
+    def how(self) -> str | None:
+        """How to reach this person, where HR filled it in."""
+        parts = [p for p in (self.email, self.phone) if p]
+        return ", ".join(parts) if parts else None
+
+
+@dataclass(frozen=True)
+class Clause:
+    id: str
+    policy_id: str
+    section: str
+    heading: str
+    text: str
+    lead_in: str | None = None
+    topics: tuple[str, ...] = ()
+    contacts: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+    file: str = ""
+    line: int = 0
+
+    @property
+    def quote(self) -> str:
+        """The words an answer quotes: a bullet with its lead-in, so it reads on its own."""
+        return f"{self.lead_in} {self.text}" if self.lead_in else self.text
+
+
+@dataclass(frozen=True)
+class Policy:
+    id: str
+    title: str
+    issuer: str
+    date: str | None
+    version: str | None
+    review_date: str | None
+    source: str | None
+    clauses: tuple[Clause, ...]
+    topic_notes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    file: str = ""
+
+    def overdue_for_review(self, today: dt.date) -> bool:
+        due = parse_year_month(self.review_date)
+        return due is not None and due < (today.year, today.month)
+
+
+@dataclass(frozen=True)
+class School:
+    id: str
+    name: str
+    employer: str
+    employer_type: str
+    policies: tuple[str, ...]
+    general_contact: str
+    contacts: Mapping[str, Contact]
+
+    def contact(self, role: str) -> Contact | None:
+        return self.contacts.get(role)
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    roles: Mapping[str, Role]
+    topics: Mapping[str, Topic]
+    policies: Mapping[str, Policy]
+    schools: Mapping[str, School]
+    synonyms: Mapping[str, tuple[str, ...]]
+    version: str
+    source_dir: str
+    warnings: tuple[Problem, ...] = ()
+
+    def school(self, school_id: str) -> School:
+        try:
+            return self.schools[school_id]
+        except KeyError:
+            raise UnknownSchool(school_id, list(self.schools)) from None
+
+    def policies_for(self, school_id: str) -> tuple[Policy, ...]:
+        return tuple(self.policies[p] for p in self.school(school_id).policies)
+
+    def clauses_for(self, school_id: str) -> tuple[Clause, ...]:
+        """The school's own clauses and every clause it inherits, in policy order."""
+        return tuple(c for p in self.policies_for(school_id) for c in p.clauses)
+
+    @property
+    def clause_count(self) -> int:
+        return sum(len(p.clauses) for p in self.policies.values())
+
+
+def parse_year_month(value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    m = re.match(r"^(\d{4})(?:-(\d{1,2}))?", str(value))
+    if not m:
+        return None
+    return int(m.group(1)), int(m.group(2) or 12)
+
+
+def default_knowledge_dir() -> Path:
+    """`POLICYBOT_KNOWLEDGE_DIR`, else the repository's `knowledge/`, else the copy shipped in the package."""
+    env = os.environ.get("POLICYBOT_KNOWLEDGE_DIR")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent
+    repo_copy = here.parent / "knowledge"
+    if (repo_copy / "roles.yaml").exists():
+        return repo_copy
+    return here / "_knowledge"
+
+
+def load_knowledge(directory: Path | str | None = None, today: dt.date | None = None) -> KnowledgeBase:
+    """Load the knowledge base or raise KnowledgeError with every error found."""
+    kb, problems = check_knowledge(directory, today)
+    if kb is None:
+        raise KnowledgeError(problems)
+    return kb
+
+
+def check_knowledge(
+    directory: Path | str | None = None, today: dt.date | None = None
+) -> tuple[KnowledgeBase | None, list[Problem]]:
+    """Load and check; return the knowledge base (None when there are errors) and all problems found."""
+    return _Loader(Path(directory) if directory else default_knowledge_dir(), today or dt.date.today()).run()
+
+
+class _Loader:
+    def __init__(self, root: Path, today: dt.date):
+        self.root = root
+        self.today = today
+        self.problems: list[Problem] = []
+        self.digest = hashlib.sha256()
+
+    # -- reporting -------------------------------------------------------------------------------------------
+    def rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root.parent))
+        except ValueError:
+            return str(path)
+
+    def error(self, path: Path, line: int, message: str) -> None:
+        self.problems.append(Problem(self.rel(path), line, message))
+
+    def warn(self, path: Path, line: int, message: str) -> None:
+        self.problems.append(Problem(self.rel(path), line, message, "warning"))
+
+    def read(self, path: Path) -> Any:
+        try:
+            self.digest.update(path.read_bytes())
+            return load_yaml(path)
+        except YamlSyntaxError as exc:
+            self.error(path, exc.line, exc.message)
+        except OSError as exc:
+            self.error(path, 1, f"cannot read: {exc.strerror}")
+        return None
+
+    def mapping(self, path: Path, data: Any, key: str) -> LineDict | None:
+        if not isinstance(data, dict):
+            self.error(path, getattr(data, "line", 1), "expected a mapping at the top of the file")
+            return None
+        value = data.get(key)
+        if not isinstance(value, dict):
+            self.error(path, data.line_of(key) if isinstance(data, LineDict) else 1, f"missing mapping `{key}:`")
+            return None
+        return value
+
+    def text(self, path: Path, m: LineDict, key: str, required: bool = True) -> str | None:
+        value = m.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.error(path, m.line_of(key), f"`{key}` is missing or empty")
+            return None
+        if not isinstance(value, str | int | float):
+            self.error(path, m.line_of(key), f"`{key}` must be text")
+            return None
+        return " ".join(str(value).split())
+
+    def id_list(self, path: Path, m: LineDict, key: str) -> tuple[str, ...]:
+        value = m.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.error(path, m.line_of(key), f"`{key}` must be a list of ids")
+            return ()
+        return tuple(value)
+
+    # -- files -----------------------------------------------------------------------------------------------
+    def run(self) -> tuple[KnowledgeBase | None, list[Problem]]:
+        if not self.root.is_dir():
+            self.error(self.root, 1, "knowledge directory not found")
+            return None, self.problems
+        roles = self.load_roles(self.root / "roles.yaml")
+        topics = self.load_topics(self.root / "topics.yaml", roles)
+        synonyms = self.load_synonyms(self.root / "synonyms.yaml")
+        policies = self.load_policies(roles, topics)
+        schools = self.load_schools(roles, topics, policies)
+        if any(p.severity == "error" for p in self.problems):
+            return None, self.problems
+        kb = KnowledgeBase(
+            roles=MappingProxyType(roles),
+            topics=MappingProxyType(topics),
+            policies=MappingProxyType(policies),
+            schools=MappingProxyType(schools),
+            synonyms=MappingProxyType(synonyms),
+            version=self.digest.hexdigest()[:12],
+            source_dir=str(self.root),
+            warnings=tuple(self.problems),
+        )
+        return kb, self.problems
+
+    def load_roles(self, path: Path) -> dict[str, Role]:
+        data = self.mapping(path, self.read(path), "roles") if path.exists() else None
+        if not path.exists():
+            self.error(path, 1, "missing file")
+        roles: dict[str, Role] = {}
+        for rid, value in (data or {}).items():
+            if not isinstance(value, dict):
+                self.error(path, data.line_of(rid), f"role `{rid}` must be a mapping with a `label`")
+                continue
+            label = self.text(path, value, "label")
+            roles[rid] = Role(rid, label or rid, self.text(path, value, "about", required=False) or "")
+        return roles
+
+    def load_topics(self, path: Path, roles: Mapping[str, Role]) -> dict[str, Topic]:
+        if not path.exists():
+            self.error(path, 1, "missing file")
+            return {}
+        data = self.mapping(path, self.read(path), "topics")
+        topics: dict[str, Topic] = {}
+        for tid, value in (data or {}).items():
+            line = data.line_of(tid)
+            if not isinstance(value, dict):
+                self.error(path, line, f"topic `{tid}` must be a mapping with a `title`")
+                continue
+            topic_roles = self.id_list(path, value, "roles")
+            for r in topic_roles:
+                if r not in roles:
+                    self.error(path, value.line_of("roles"), f"topic `{tid}`: unknown contact role `{r}`")
+            terms = tuple(str(t) for t in (value.get("terms") or []))
+            topics[tid] = Topic(tid, self.text(path, value, "title") or tid, topic_roles, terms)
+        return topics
+
+    def load_synonyms(self, path: Path) -> dict[str, tuple[str, ...]]:
+        if not path.exists():
+            return {}
+        data = self.mapping(path, self.read(path), "synonyms")
+        synonyms: dict[str, tuple[str, ...]] = {}
+        for canonical, variants in (data or {}).items():
+            if not isinstance(variants, list) or not all(isinstance(v, str | int) for v in variants):
+                self.error(path, data.line_of(canonical), f"synonyms for `{canonical}` must be a list of words")
+                continue
+            synonyms[str(canonical)] = tuple(str(v) for v in variants)
+        return synonyms
+
+    def load_policies(self, roles: Mapping[str, Role], topics: Mapping[str, Topic]) -> dict[str, Policy]:
+        policies: dict[str, Policy] = {}
+        seen_clause: dict[str, str] = {}
+        for path in sorted((self.root / "policies").glob("*.yaml")):
+            data = self.read(path)
+            if data is None:
+                continue
+            meta = self.mapping(path, data, "policy")
+            if meta is None:
+                continue
+            pid = self.text(path, meta, "id")
+            if pid and pid != path.stem:
+                self.error(path, meta.line_of("id"), f"policy id `{pid}` must match the file name `{path.stem}`")
+            pid = path.stem
+            notes = data.get("topic_notes") or {}
+            if not isinstance(notes, dict):
+                self.error(path, data.line_of("topic_notes"), "`topic_notes` must map topic ids to sentences")
+                notes = {}
+            for tid in notes:
+                if tid not in topics:
+                    self.error(path, notes.line_of(tid), f"unknown topic `{tid}` in topic_notes")
+            clauses = self.load_clauses(path, pid, data, roles, topics, seen_clause)
+            review = self.text(path, meta, "review_date", required=False)
+            policy = Policy(
+                id=pid,
+                title=self.text(path, meta, "title") or pid,
+                issuer=self.text(path, meta, "issuer") or "",
+                date=self.text(path, meta, "date", required=False),
+                version=self.text(path, meta, "version", required=False),
+                review_date=review,
+                source=self.text(path, meta, "source", required=False),
+                clauses=clauses,
+                topic_notes=MappingProxyType({str(k): " ".join(str(v).split()) for k, v in notes.items()}),
+                file=self.rel(path),
+            )
+            if review and parse_year_month(review) is None:
+                self.error(path, meta.line_of("review_date"), f"review_date `{review}` is not YYYY or YYYY-MM")
+            elif policy.overdue_for_review(self.today):
+                self.warn(path, meta.line_of("review_date"), f"policy `{pid}` was due for review in {review}")
+            elif not review:
+                self.warn(path, meta.line_of("review_date"), f"policy `{pid}` records no review date")
+            policies[pid] = policy
+        if not policies:
+            self.error(self.root / "policies", 1, "no policy files found")
+        return policies
+
+    def load_clauses(self, path, pid, data, roles, topics, seen: dict[str, str]) -> tuple[Clause, ...]:
+        items = data.get("clauses")
+        if not isinstance(items, list) or not items:
+            self.error(path, data.line_of("clauses"), "`clauses:` must be a non-empty list")
+            return ()
+        clauses = []
+        for item in items:
+            if not isinstance(item, dict):
+                self.error(path, getattr(data, "line", 1), "each clause must be a mapping")
+                continue
+            line = item.line
+            cid = self.text(path, item, "id")
+            if cid is None:
+                continue
+            if not ID_PATTERN.match(cid):
+                self.error(path, item.line_of("id"), f"clause id `{cid}` may use only a-z, 0-9, `.`, `_`, `-`")
+            if cid in seen:
+                self.error(path, item.line_of("id"), f"duplicate clause id `{cid}` (first at {seen[cid]})")
+                continue
+            seen[cid] = f"{self.rel(path)}:{line}"
+            text = self.text(path, item, "text")
+            if text is None:
+                continue
+            clause_topics = self.id_list(path, item, "topics")
+            for t in clause_topics:
+                if t not in topics:
+                    self.error(path, item.line_of("topics"), f"clause `{cid}`: unknown topic `{t}`")
+            clause_roles = self.id_list(path, item, "contacts")
+            for r in clause_roles:
+                if r not in roles:
+                    self.error(path, item.line_of("contacts"), f"clause `{cid}`: unknown contact role `{r}`")
+            examples = item.get("examples") or []
+            if not isinstance(examples, list):
+                self.error(path, item.line_of("examples"), f"clause `{cid}`: `examples` must be a list")
+                examples = []
+            clauses.append(
+                Clause(
+                    id=cid,
+                    policy_id=pid,
+                    section=self.text(path, item, "section") or "",
+                    heading=self.text(path, item, "heading", required=False) or "",
+                    text=text,
+                    lead_in=self.text(path, item, "lead_in", required=False),
+                    topics=clause_topics,
+                    contacts=clause_roles,
+                    examples=tuple(" ".join(str(e).split()) for e in examples if str(e).strip()),
+                    file=self.rel(path),
+                    line=line,
+                )
+            )
+        return tuple(clauses)
+
+    def load_schools(self, roles, topics, policies: Mapping[str, Policy]) -> dict[str, School]:
+        schools: dict[str, School] = {}
+        for path in sorted((self.root / "schools").glob("*.yaml")):
+            data = self.read(path)
+            if data is None:
+                continue
+            meta = self.mapping(path, data, "school")
+            if meta is None:
+                continue
+            sid = self.text(path, meta, "id")
+            if sid and sid != path.stem:
+                self.error(path, meta.line_of("id"), f"school id `{sid}` must match the file name `{path.stem}`")
+            sid = path.stem
+            employer_type = self.text(path, meta, "employer_type") or "council"
+            if employer_type not in EMPLOYER_TYPES:
+                self.error(path, meta.line_of("employer_type"), f"employer_type must be one of {EMPLOYER_TYPES}")
+            policy_ids = self.id_list(path, meta, "policies")
+            if not policy_ids:
+                self.error(path, meta.line_of("policies"), "a school needs at least one policy")
+            for p in policy_ids:
+                if p not in policies:
+                    self.error(path, meta.line_of("policies"), f"unknown policy `{p}`")
+            general = self.text(path, meta, "general_contact") or "hr_provider"
+            contacts = self.load_contacts(path, data, roles)
+            needed = {general}
+            for p in policy_ids:
+                for c in policies[p].clauses if p in policies else ():
+                    needed.update(c.contacts)
+                    for t in c.topics:
+                        needed.update(topics[t].roles if t in topics else ())
+            for role in sorted(needed - set(contacts)):
+                if role in roles:
+                    self.error(path, data.line_of("contacts"), f"school `{sid}` has no contact for role `{role}`")
+            schools[sid] = School(
+                id=sid,
+                name=self.text(path, meta, "name") or sid,
+                employer=self.text(path, meta, "employer") or "",
+                employer_type=employer_type,
+                policies=policy_ids,
+                general_contact=general,
+                contacts=MappingProxyType(contacts),
+            )
+        if not schools:
+            self.error(self.root / "schools", 1, "no school files found")
+        return schools
+
+    def load_contacts(self, path: Path, data: LineDict, roles: Mapping[str, Role]) -> dict[str, Contact]:
+        raw = data.get("contacts")
+        if not isinstance(raw, dict):
+            self.error(path, data.line_of("contacts"), "missing mapping `contacts:`")
+            return {}
+        contacts = {}
+        for role, value in raw.items():
+            if role not in roles:
+                self.error(path, raw.line_of(role), f"unknown contact role `{role}`")
+                continue
+            if not isinstance(value, dict):
+                self.error(path, raw.line_of(role), f"contact `{role}` must be a mapping with a `title`")
+                continue
+            contacts[role] = Contact(
+                role=role,
+                title=self.text(path, value, "title") or roles[role].label,
+                name=self.text(path, value, "name", required=False),
+                email=self.text(path, value, "email", required=False),
+                phone=self.text(path, value, "phone", required=False),
+            )
+        return contacts
