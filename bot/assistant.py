@@ -36,7 +36,9 @@ def clean_question(question: object) -> str:
         raise InvalidQuestion("The question must be text.")
     text = " ".join(question.split())
     if not text:
-        raise InvalidQuestion("Please type a question, for example: can I accept a friend request from a parent?")
+        raise InvalidQuestion(
+            "Please type a question, for example: can I accept a friend request from a parent?"
+        )
     if len(text) > MAX_QUESTION_CHARS:
         raise InvalidQuestion(
             f"That question is too long ({len(text)} characters). Please keep it under {MAX_QUESTION_CHARS}."

@@ -162,7 +162,9 @@ class Composer:
             school_variant=self._school_variant(school, clause, terms),
             variants=self._other_schools(school, clause, terms),
             contacts=self._contacts(school, clause),
-            alternatives=tuple(cite(self.kb, h.clause, h.score) for h in result.hits[1 : 1 + MAX_ALTERNATIVES]),
+            alternatives=tuple(
+                cite(self.kb, h.clause, h.score) for h in result.hits[1 : 1 + MAX_ALTERNATIVES]
+            ),
             topic_id=topic,
             topic_title=self.kb.topics[topic].title if topic else None,
             review_note=review_note(self.kb, clause.policy_id, today),

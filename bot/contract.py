@@ -28,8 +28,12 @@ def answer_dict(answer: Answer) -> dict[str, Any]:
         "status": answer.status,
         "message": answer.message or None,
         "clauses": [clause_dict(c, answer.school_id) for c in answer.clauses],
-        "school_variant": clause_dict(answer.school_variant, answer.school_id) if answer.school_variant else None,
-        "contacts": [{"role": c.role, "title": c.title, "name": c.name, "how": c.how} for c in answer.contacts],
+        "school_variant": clause_dict(answer.school_variant, answer.school_id)
+        if answer.school_variant
+        else None,
+        "contacts": [
+            {"role": c.role, "title": c.title, "name": c.name, "how": c.how} for c in answer.contacts
+        ],
         "variants": [
             {
                 "school": v.school_ids[0],

@@ -14,7 +14,9 @@ from bot.assistant import Assistant
 from bot.contract import answer_dict, error_dict
 from bot.errors import PolicyBotError
 
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
+_QUOTES = str.maketrans(
+    {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"}
+)
 _REMOVE = str.maketrans("", "", "*_'\"")
 
 

@@ -115,6 +115,7 @@ class KnowledgeBase:
     version: str
     source_dir: str
     warnings: tuple[Problem, ...] = ()
+    social_media_words: tuple[str, ...] = ()
 
     def school(self, school_id: str) -> School:
         try:
@@ -206,7 +207,9 @@ class _Loader:
             return None
         value = data.get(key)
         if not isinstance(value, dict):
-            self.error(path, data.line_of(key) if isinstance(data, LineDict) else 1, f"missing mapping `{key}:`")
+            self.error(
+                path, data.line_of(key) if isinstance(data, LineDict) else 1, f"missing mapping `{key}:`"
+            )
             return None
         return value
 
@@ -236,6 +239,7 @@ class _Loader:
         roles = self.load_roles(self.root / "roles.yaml")
         topics = self.load_topics(self.root / "topics.yaml", roles)
         synonyms = self.load_synonyms(self.root / "synonyms.yaml")
+        scope_words = self.load_scope(self.root / "scope.yaml")
         policies = self.load_policies(roles, topics)
         schools = self.load_schools(roles, topics, policies)
         if any(p.severity == "error" for p in self.problems):
@@ -247,6 +251,7 @@ class _Loader:
             schools=MappingProxyType(schools),
             synonyms=MappingProxyType(synonyms),
             version=self.digest.hexdigest()[:12],
+            social_media_words=scope_words,
             source_dir=str(self.root),
             warnings=tuple(self.problems),
         )
@@ -291,10 +296,24 @@ class _Loader:
         synonyms: dict[str, tuple[str, ...]] = {}
         for canonical, variants in (data or {}).items():
             if not isinstance(variants, list) or not all(isinstance(v, str | int) for v in variants):
-                self.error(path, data.line_of(canonical), f"synonyms for `{canonical}` must be a list of words")
+                self.error(
+                    path, data.line_of(canonical), f"synonyms for `{canonical}` must be a list of words"
+                )
                 continue
             synonyms[str(canonical)] = tuple(str(v) for v in variants)
         return synonyms
+
+    def load_scope(self, path: Path) -> tuple[str, ...]:
+        if not path.exists():
+            return ()
+        data = self.read(path)
+        if data is None:
+            return ()
+        words = data.get("social_media_words") if isinstance(data, dict) else None
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            self.error(path, getattr(data, "line", 1), "`social_media_words` must be a list of words")
+            return ()
+        return tuple(words)
 
     def load_policies(self, roles: Mapping[str, Role], topics: Mapping[str, Topic]) -> dict[str, Policy]:
         policies: dict[str, Policy] = {}
@@ -308,7 +327,9 @@ class _Loader:
                 continue
             pid = self.text(path, meta, "id")
             if pid and pid != path.stem:
-                self.error(path, meta.line_of("id"), f"policy id `{pid}` must match the file name `{path.stem}`")
+                self.error(
+                    path, meta.line_of("id"), f"policy id `{pid}` must match the file name `{path.stem}`"
+                )
             pid = path.stem
             notes = data.get("topic_notes") or {}
             if not isinstance(notes, dict):
@@ -332,7 +353,9 @@ class _Loader:
                 file=self.rel(path),
             )
             if review and parse_year_month(review) is None:
-                self.error(path, meta.line_of("review_date"), f"review_date `{review}` is not YYYY or YYYY-MM")
+                self.error(
+                    path, meta.line_of("review_date"), f"review_date `{review}` is not YYYY or YYYY-MM"
+                )
             elif policy.overdue_for_review(self.today):
                 self.warn(path, meta.line_of("review_date"), f"policy `{pid}` was due for review in {review}")
             elif not review:
@@ -357,7 +380,9 @@ class _Loader:
             if cid is None:
                 continue
             if not ID_PATTERN.match(cid):
-                self.error(path, item.line_of("id"), f"clause id `{cid}` may use only a-z, 0-9, `.`, `_`, `-`")
+                self.error(
+                    path, item.line_of("id"), f"clause id `{cid}` may use only a-z, 0-9, `.`, `_`, `-`"
+                )
             if cid in seen:
                 self.error(path, item.line_of("id"), f"duplicate clause id `{cid}` (first at {seen[cid]})")
                 continue
@@ -405,11 +430,15 @@ class _Loader:
                 continue
             sid = self.text(path, meta, "id")
             if sid and sid != path.stem:
-                self.error(path, meta.line_of("id"), f"school id `{sid}` must match the file name `{path.stem}`")
+                self.error(
+                    path, meta.line_of("id"), f"school id `{sid}` must match the file name `{path.stem}`"
+                )
             sid = path.stem
             employer_type = self.text(path, meta, "employer_type") or "council"
             if employer_type not in EMPLOYER_TYPES:
-                self.error(path, meta.line_of("employer_type"), f"employer_type must be one of {EMPLOYER_TYPES}")
+                self.error(
+                    path, meta.line_of("employer_type"), f"employer_type must be one of {EMPLOYER_TYPES}"
+                )
             policy_ids = self.id_list(path, meta, "policies")
             if not policy_ids:
                 self.error(path, meta.line_of("policies"), "a school needs at least one policy")
@@ -426,7 +455,9 @@ class _Loader:
                         needed.update(topics[t].roles if t in topics else ())
             for role in sorted(needed - set(contacts)):
                 if role in roles:
-                    self.error(path, data.line_of("contacts"), f"school `{sid}` has no contact for role `{role}`")
+                    self.error(
+                        path, data.line_of("contacts"), f"school `{sid}` has no contact for role `{role}`"
+                    )
             schools[sid] = School(
                 id=sid,
                 name=self.text(path, meta, "name") or sid,

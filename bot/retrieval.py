@@ -1,7 +1,10 @@
 """BM25 retrieval over one school's clauses (its own plus inherited ones), with a confidence gate.
 
-Each clause is indexed as its text, lead-in, heading, topic titles and example questions. Indexes are built once
-per distinct set of policies when the knowledge base loads; schools that share a policy share the index.
+Two BM25 indexes per school: one over each clause's body (text, lead-in, heading, topic titles) and one over
+its example questions, one document per example. A clause scores its body score plus the best score of its
+examples, so that chat phrasing HR has seen before matches even when it shares few words with the policy.
+Indexes are built once per distinct set of policies when the knowledge base loads; schools that share a
+policy share the index.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from rank_bm25 import BM25Okapi
 
 from bot.analysis import Analyzer
@@ -19,8 +23,10 @@ from bot.knowledge import Clause, KnowledgeBase
 K1 = 1.2
 B = 0.5
 EPSILON = 0.25
-MIN_COVERAGE = 0.5  # share of the question's idf weight that the best clause must contain
-MIN_SCORE = 3.0  # and an absolute BM25 floor, so one shared common word never answers
+EXAMPLE_WEIGHT = 1.0
+MIN_COVERAGE = 0.68  # share of the question's typed words (idf-weighted) that the best clause contains
+MIN_COVERAGE_SOCIAL = 0.15  # the same when the question names a social-media word (scope.yaml)
+MIN_SCORE = 3.0  # and an absolute floor, so one shared common word never answers
 
 
 @dataclass(frozen=True)
@@ -42,43 +48,73 @@ class SearchResult:
 
 
 class SchoolIndex:
-    """One BM25 index over a fixed list of clauses."""
+    """The BM25 indexes over a fixed list of clauses."""
 
     def __init__(self, clauses: Sequence[Clause], analyzer: Analyzer, kb: KnowledgeBase):
         self.clauses = tuple(clauses)
         self.analyzer = analyzer
-        self.docs = [self._document(c, kb) for c in self.clauses]
-        self.doc_sets = [frozenset(d) for d in self.docs]
-        self.bm25 = BM25Okapi(self.docs, k1=K1, b=B, epsilon=EPSILON)
-        n = len(self.docs)
+        # Phrases stay phrases: "friend request" must not make every "request" sound like social media.
+        self.social_phrases = tuple(p for p in (tuple(analyzer.terms(w)) for w in kb.social_media_words) if p)
+        bodies = [self._body(c, kb) for c in self.clauses]
+        self.body = BM25Okapi(bodies, k1=K1, b=B, epsilon=EPSILON)
+        examples, owners = [], []
+        for i, clause in enumerate(self.clauses):
+            for example in clause.examples:
+                examples.append(analyzer.terms(example))
+                owners.append(i)
+        self.example_owner = np.array(owners, dtype=np.int64)
+        self.examples = BM25Okapi(examples, k1=K1, b=B, epsilon=EPSILON) if examples else None
+        self.vocab = [
+            frozenset(b) | frozenset(t for j in np.flatnonzero(self.example_owner == i) for t in examples[j])
+            for i, b in enumerate(bodies)
+        ]
+        n = len(self.clauses)
         # A word the school's policies never use weighs as much as the rarest possible word.
         self.unknown_idf = math.log((n + 0.5) / 0.5)
 
-    def _document(self, clause: Clause, kb: KnowledgeBase) -> list[str]:
+    def _body(self, clause: Clause, kb: KnowledgeBase) -> list[str]:
         parts = [clause.text, clause.lead_in or "", clause.heading]
         parts += [kb.topics[t].title for t in clause.topics if t in kb.topics]
-        parts += clause.examples
         return self.analyzer.terms(" ".join(parts))
 
     def idf(self, term: str) -> float:
-        return self.bm25.idf.get(term, self.unknown_idf)
+        return max(self.body.idf.get(term, self.unknown_idf), 0.0)
+
+    def scores(self, terms: list[str]) -> np.ndarray:
+        scores = self.body.get_scores(terms)
+        if self.examples is not None:
+            per_example = self.examples.get_scores(terms)
+            best = np.zeros(len(self.clauses))
+            np.maximum.at(best, self.example_owner, per_example)
+            scores = scores + EXAMPLE_WEIGHT * best
+        return scores
 
     def search(self, question: str, limit: int = 3) -> SearchResult:
-        terms = self.analyzer.terms(question)
-        unique = tuple(dict.fromkeys(terms))
-        if not unique:
+        groups = self.analyzer.groups(question)
+        terms = list(dict.fromkeys(t for g in groups for t in g))
+        if not terms:
             return SearchResult((), False, 0.0, ())
-        scores = self.bm25.get_scores(list(unique))
-        order = sorted(range(len(scores)), key=lambda i: -scores[i])[:limit]
+        scores = self.scores(terms)
+        order = np.argsort(-scores, kind="stable")[:limit]
         hits = tuple(Hit(self.clauses[i], float(scores[i])) for i in order if scores[i] > 0)
         if not hits:
-            return SearchResult((), False, 0.0, unique)
-        best_terms = self.doc_sets[order[0]]
-        total = sum(max(self.idf(t), 0.0) for t in unique) or 1.0
-        covered = sum(max(self.idf(t), 0.0) for t in unique if t in best_terms)
-        coverage = covered / total
-        confident = coverage >= MIN_COVERAGE and hits[0].score >= MIN_SCORE
-        return SearchResult(hits, confident, coverage, unique)
+            return SearchResult((), False, 0.0, tuple(terms))
+        coverage = self.coverage(groups, self.vocab[order[0]])
+        present = set(terms)
+        social = any(all(t in present for t in phrase) for phrase in self.social_phrases)
+        floor = MIN_COVERAGE_SOCIAL if social else MIN_COVERAGE
+        confident = coverage >= floor and hits[0].score >= MIN_SCORE
+        return SearchResult(hits, confident, coverage, tuple(terms))
+
+    def coverage(self, groups: list[tuple[str, ...]], vocab: frozenset[str]) -> float:
+        """The idf-weighted share of typed words that the clause speaks to (directly or via a synonym)."""
+        total = covered = 0.0
+        for group in groups:
+            weight = max(self.idf(t) for t in group)
+            total += weight
+            if any(t in vocab for t in group):
+                covered += weight
+        return covered / total if total else 0.0
 
 
 class Retriever:

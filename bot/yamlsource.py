@@ -29,6 +29,14 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     result.key_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if key in result:
+            # PyYAML keeps the last duplicate silently; HR would lose the first entry without knowing.
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key {key!r} (first on line {result.key_lines.get(key, '?')})",
+                key_node.start_mark,
+            )
         result[key] = loader.construct_object(value_node, deep=True)
         if isinstance(key, str):
             result.key_lines[key] = key_node.start_mark.line + 1

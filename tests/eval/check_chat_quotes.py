@@ -2,9 +2,13 @@
 """Check tests/eval/chat.yaml: every quote_any string, normalised as in /work/shared/eval/README.md,
 occurs in the normalised text of that school's seed policy (and within a single source line,
 so no quote spans a list break). Also checks ids, schools, roles and quote length (5-15 words)."""
-import re, sys, unicodedata
+
+import re
+import sys
+import unicodedata
 from collections import Counter
 from pathlib import Path
+
 import yaml
 
 HERE = Path(__file__).resolve().parent
@@ -16,15 +20,39 @@ SEED_FILES = {
     "rutland": ["rutland-county-council-2017.txt"],
     "reading": ["reading-borough-school.txt"],
 }
-ROLES = {"headteacher", "line_manager", "hr_provider", "comms_adviser", "chair_of_governors", "safeguarding_lead"}
-TRANS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u201c": '"', "\u201d": '"',
-                       "\u201e": '"', "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
-                       "\u2015": "-", "\u2212": "-"})
+ROLES = {
+    "headteacher",
+    "line_manager",
+    "hr_provider",
+    "comms_adviser",
+    "chair_of_governors",
+    "safeguarding_lead",
+}
+TRANS = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2015": "-",
+        "\u2212": "-",
+    }
+)
+
 
 def norm(s):
     s = unicodedata.normalize("NFKC", s).translate(TRANS).lower()
     s = re.sub(r"[*_'\"]", "", s)
     return re.sub(r"\s+", " ", s).strip()
+
 
 def main(path=HERE / "chat.yaml"):
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
@@ -33,7 +61,7 @@ def main(path=HERE / "chat.yaml"):
     for school, files in SEED_FILES.items():
         raw = "\n".join((SEEDS / f).read_text(encoding="utf-8") for f in files)
         texts[school] = norm(raw)
-        lines[school] = [norm(l) for l in raw.splitlines() if l.strip()]
+        lines[school] = [norm(line) for line in raw.splitlines() if line.strip()]
     errors = []
     ids = Counter(c["id"] for c in cases)
     errors += [f"duplicate id {i}" for i, n in ids.items() if n > 1]
@@ -57,7 +85,7 @@ def main(path=HERE / "chat.yaml"):
                 errors.append(f"{cid}: quote not 5-15 words: {q!r}")
             if nq not in texts[school]:
                 errors.append(f"{cid}: quote not in {school} seed: {q!r}")
-            elif not any(nq in l for l in lines[school]):
+            elif not any(nq in line for line in lines[school]):
                 errors.append(f"{cid}: quote spans a line break in {school} seed: {q!r}")
         for r in c.get("contact_any", []):
             if r not in ROLES:
@@ -65,12 +93,15 @@ def main(path=HERE / "chat.yaml"):
     kinds = Counter((c["school"], "no_match" if c.get("expect") == "no_match" else "answer") for c in cases)
     for school in SEED_FILES:
         print(f"{school:14s} answer={kinds[(school, 'answer')]:3d} no_match={kinds[(school, 'no_match')]:3d}")
-    print(f"total {len(cases)}: answer={sum(v for (s, k), v in kinds.items() if k == 'answer')}, "
-          f"no_match={sum(v for (s, k), v in kinds.items() if k == 'no_match')}, "
-          f"with contact_any={sum(1 for c in cases if c.get('contact_any'))}")
+    print(
+        f"total {len(cases)}: answer={sum(v for (s, k), v in kinds.items() if k == 'answer')}, "
+        f"no_match={sum(v for (s, k), v in kinds.items() if k == 'no_match')}, "
+        f"with contact_any={sum(1 for c in cases if c.get('contact_any'))}"
+    )
     for e in errors:
         print("ERROR", e)
     return 1 if errors else 0
+
 
 if __name__ == "__main__":
     sys.exit(main(*sys.argv[1:]))
