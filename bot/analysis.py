@@ -87,8 +87,9 @@ class Analyzer:
             for n in range(min(self._max_phrase, len(tokens) - i), 0, -1):
                 extra = self._expansions.get(tuple(tokens[i : i + n]))
                 if extra is not None:
-                    out.extend(tokens[i : i + n])
-                    out.extend(extra)
+                    typed = tokens[i : i + n]
+                    out.extend(typed)
+                    out.extend(e for e in extra if e not in typed)
                     i += n
                     break
             else:

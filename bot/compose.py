@@ -115,20 +115,23 @@ def review_note(kb: KnowledgeBase, policy_id: str, today: dt.date) -> str | None
     return f"This policy was due for review in {calendar.month_name[month]} {year}. Check with HR that it is current."
 
 
-def _overlap(clause: Clause, terms: set[str], retriever: Retriever) -> int:
-    """How many question terms a clause shares: a cheap way to pick the most fitting clause of a topic."""
-    return len(terms & set(retriever.analyzer.terms(clause.quote + " " + " ".join(clause.examples))))
-
-
 class Composer:
     """Builds Answers for one knowledge base; precomputes which clauses carry which topic in which policy."""
 
     def __init__(self, kb: KnowledgeBase, retriever: Retriever):
         self.kb = kb
         self.retriever = retriever
+        self.topic_terms = {
+            t.id: frozenset(retriever.analyzer.terms(" ".join((t.title, *t.terms))))
+            for t in kb.topics.values()
+        }
         self.by_topic: dict[tuple[str, str], list[Clause]] = {}
+        # Term sets for picking the most fitting clause of a topic, computed once rather than per question.
+        self.clause_terms: dict[str, frozenset[str]] = {}
         for policy in kb.policies.values():
             for clause in policy.clauses:
+                text = " ".join((clause.quote, *clause.examples))
+                self.clause_terms[clause.id] = frozenset(retriever.analyzer.terms(text))
                 for topic in clause.topics:
                     self.by_topic.setdefault((policy.id, topic), []).append(clause)
 
@@ -151,16 +154,16 @@ class Composer:
             return self.no_match(school, question)
         best: Hit = result.best
         clause = best.clause
-        topic = clause.topics[0] if clause.topics else None
         terms = set(result.terms)
+        topic = self._topic_for(clause, terms)
         return Answer(
             status=ANSWERED,
             school_id=school.id,
             school_name=school.name,
             question=question,
             clause=cite(self.kb, clause, best.score),
-            school_variant=self._school_variant(school, clause, terms),
-            variants=self._other_schools(school, clause, terms),
+            school_variant=self._school_variant(school, clause, topic, terms),
+            variants=self._other_schools(school, topic, terms),
             contacts=self._contacts(school, clause),
             alternatives=tuple(
                 cite(self.kb, h.clause, h.score) for h in result.hits[1 : 1 + MAX_ALTERNATIVES]
@@ -174,22 +177,34 @@ class Composer:
         for topic in topics:
             candidates = self.by_topic.get((policy_id, topic))
             if candidates:
-                return max(candidates, key=lambda c: _overlap(c, terms, self.retriever))
+                return max(candidates, key=lambda c: len(terms & self.clause_terms[c.id]))
         return None
 
-    def _school_variant(self, school: School, clause: Clause, terms: set[str]) -> CitedClause | None:
+    def _topic_for(self, clause: Clause, terms: set[str]) -> str | None:
+        """The clause's topic that the question is about: a clause on friends may cover pupils and parents."""
+        if not clause.topics:
+            return None
+        return max(
+            clause.topics,
+            key=lambda t: (len(terms & self.topic_terms.get(t, frozenset())), -clause.topics.index(t)),
+        )
+
+    def _school_variant(
+        self, school: School, clause: Clause, topic: str | None, terms: set[str]
+    ) -> CitedClause | None:
         """The same topic in the school's other applicable policy (council policy vs guidance note)."""
+        if topic is None:
+            return None
         for policy_id in school.policies:
             if policy_id != clause.policy_id:
-                other = self._best_on_topic(policy_id, clause.topics[:1], terms)
+                other = self._best_on_topic(policy_id, (topic,), terms)
                 if other is not None:
                     return cite(self.kb, other)
         return None
 
-    def _other_schools(self, school: School, clause: Clause, terms: set[str]) -> tuple[Variant, ...]:
-        if not clause.topics:
+    def _other_schools(self, school: School, topic: str | None, terms: set[str]) -> tuple[Variant, ...]:
+        if topic is None:
             return ()
-        topic = clause.topics[0]
         # Schools that share a policy share its rule: group them, and skip the asker's own policies.
         groups: dict[str, list[School]] = {}
         for other in self.kb.schools.values():

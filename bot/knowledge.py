@@ -177,6 +177,7 @@ class _Loader:
         self.today = today
         self.problems: list[Problem] = []
         self.digest = hashlib.sha256()
+        self.unreadable: set[str] = set()  # file stems that failed to parse: no follow-on errors about them
 
     # -- reporting -------------------------------------------------------------------------------------------
     def rel(self, path: Path) -> str:
@@ -321,6 +322,7 @@ class _Loader:
         for path in sorted((self.root / "policies").glob("*.yaml")):
             data = self.read(path)
             if data is None:
+                self.unreadable.add(path.stem)
                 continue
             meta = self.mapping(path, data, "policy")
             if meta is None:
@@ -443,7 +445,7 @@ class _Loader:
             if not policy_ids:
                 self.error(path, meta.line_of("policies"), "a school needs at least one policy")
             for p in policy_ids:
-                if p not in policies:
+                if p not in policies and p not in self.unreadable:
                     self.error(path, meta.line_of("policies"), f"unknown policy `{p}`")
             general = self.text(path, meta, "general_contact") or "hr_provider"
             contacts = self.load_contacts(path, data, roles)

@@ -1,0 +1,173 @@
+"""The knowledge base: all five seed policies load, and `kb validate` names the file and line of each problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.errors import KnowledgeError, UnknownSchool
+from bot.knowledge import check_knowledge, load_knowledge
+
+SCHOOLS = {"howitt", "wolverhampton", "crynallt", "rutland", "reading"}
+ROLES = {
+    "headteacher",
+    "line_manager",
+    "hr_provider",
+    "comms_adviser",
+    "chair_of_governors",
+    "safeguarding_lead",
+}
+
+
+def test_all_five_schools_load_with_clause_level_policies(kb):
+    assert set(kb.schools) == SCHOOLS
+    for school_id in SCHOOLS:
+        assert len(kb.clauses_for(school_id)) >= 45, school_id
+    assert kb.clause_count >= 350
+
+
+def test_every_school_has_every_contact_role_with_its_own_title_and_no_invented_people(kb):
+    for school in kb.schools.values():
+        assert ROLES <= set(school.contacts), school.id
+        for contact in school.contacts.values():
+            assert contact.title
+            assert contact.name is None and contact.email is None  # HR fill these in; we never invent people
+    assert kb.schools["rutland"].contact("comms_adviser").title == "Strategic Communications Adviser"
+    assert kb.schools["crynallt"].contact("comms_adviser").title == "Communications and Marketing Team"
+
+
+def test_crynallt_inherits_the_council_policy_and_adds_its_guidance_note(kb):
+    policies = [p.id for p in kb.policies_for("crynallt")]
+    assert policies == ["npt", "crynallt"]
+    ids = {c.id for c in kb.clauses_for("crynallt")}
+    assert "npt.7.1" in ids and any(i.startswith("crynallt.") for i in ids)
+
+
+def test_clauses_are_clean_of_page_banners_and_keep_bullet_lead_ins(kb):
+    for policy in kb.policies.values():
+        for clause in policy.clauses:
+            assert "NEATH PORT TALBOT COUNTY BOROUGH COUNCIL" not in clause.text
+            assert "**" not in clause.text and "[bookmark" not in clause.text
+    npt_5_2 = next(c for c in kb.policies["npt"].clauses if c.id == "npt.5.2")
+    assert "ensure that all employees using an Authority branded social media site" in npt_5_2.text
+    bullet = next(c for c in kb.policies["howitt"].clauses if c.id == "howitt.6.4.b1.1")
+    assert bullet.lead_in and bullet.lead_in.startswith("Any communications that employees make")
+
+
+def test_routing_follows_the_policy_text(kb):
+    clause = next(c for c in kb.policies["wolverhampton"].clauses if c.id == "wolverhampton.10.5")
+    assert clause.contacts[:2] == ("headteacher", "chair_of_governors")
+    clause = next(c for c in kb.policies["rutland"].clauses if "Report to HR" in c.text)
+    assert clause.contacts[0] == "hr_provider"
+
+
+def test_unknown_school_is_a_typed_error_listing_the_known_ones(kb):
+    with pytest.raises(UnknownSchool) as err:
+        kb.school("hogwarts")
+    assert "howitt" in err.value.user_message
+
+
+def test_rutland_is_past_review_and_howitt_has_no_review_date(kb):
+    warnings = [str(w) for w in kb.warnings]
+    assert any("rutland" in w and "due for review in 2020-01" in w for w in warnings)
+    assert any("howitt" in w and "no review date" in w for w in warnings)
+
+
+# -- validation: each kind of mistake HR can make is reported as file:line ----------------------------------
+
+
+def _line_of(path: Path, needle: str) -> int:
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if needle in line:
+            return number
+    raise AssertionError(f"{needle!r} not in {path}")
+
+
+def _errors(directory: Path) -> list[str]:
+    kb, problems = check_knowledge(directory)
+    assert kb is None
+    return [str(p) for p in problems if p.severity == "error"]
+
+
+def test_yaml_syntax_error_is_reported_with_its_line(kb_copy: Path):
+    path = kb_copy / "policies" / "reading.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[20] = "  - id: [unclosed"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    errors = _errors(kb_copy)
+    assert len(errors) == 1
+    assert errors[0].startswith("knowledge/policies/reading.yaml:2")  # PyYAML points at or just after line 21
+    assert "YAML syntax error" in errors[0]
+
+
+def test_duplicate_clause_id_is_reported_at_the_second_one(kb_copy: Path):
+    path = kb_copy / "policies" / "reading.yaml"
+    text = path.read_text(encoding="utf-8").replace("id: reading.2.2\n", "id: reading.2.1\n")
+    path.write_text(text, encoding="utf-8")
+    line = _line_of(path, "id: reading.2.1") + 0
+    second = [n for n, ln in enumerate(text.splitlines(), 1) if "id: reading.2.1" in ln][1]
+    errors = _errors(kb_copy)
+    assert f"knowledge/policies/reading.yaml:{second}: duplicate clause id `reading.2.1` " in errors[0]
+    assert f"first at knowledge/policies/reading.yaml:{line}" in errors[0]
+
+
+def test_unknown_contact_role_is_reported(kb_copy: Path):
+    path = kb_copy / "policies" / "rutland.yaml"
+    text = path.read_text(encoding="utf-8")
+    needle = "contacts: [hr_provider]"
+    assert needle in text
+    path.write_text(text.replace(needle, "contacts: [hr_wizard]", 1), encoding="utf-8")
+    line = _line_of(path, "contacts: [hr_wizard]")
+    assert any(
+        e.startswith(f"knowledge/policies/rutland.yaml:{line}: ") and "`hr_wizard`" in e
+        for e in _errors(kb_copy)
+    )
+
+
+def test_clause_with_empty_text_is_reported(kb_copy: Path):
+    path = kb_copy / "policies" / "howitt.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.strip() == "- id: howitt.6.3.p1")
+    text_at = next(i for i in range(start, len(lines)) if lines[i].strip().startswith("text:"))
+    end = text_at + 1
+    while lines[end].startswith("      "):
+        end += 1
+    lines[text_at:end] = ['    text: ""']
+    path.write_text("\n".join(lines), encoding="utf-8")
+    errors = _errors(kb_copy)
+    assert errors == [f"knowledge/policies/howitt.yaml:{text_at + 1}: `text` is missing or empty"]
+
+
+def test_school_without_a_needed_contact_is_reported(kb_copy: Path):
+    path = kb_copy / "schools" / "reading.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text(
+        "\n".join(ln for ln in lines if not ln.strip().startswith("hr_provider:")), encoding="utf-8"
+    )
+    assert any("has no contact for role `hr_provider`" in e for e in _errors(kb_copy))
+
+
+def test_load_knowledge_raises_with_every_error(kb_copy: Path):
+    (kb_copy / "topics.yaml").write_text("topics: [oops", encoding="utf-8")
+    with pytest.raises(KnowledgeError) as err:
+        load_knowledge(kb_copy)
+    assert err.value.problems[0].file == "knowledge/topics.yaml"
+
+
+def test_kb_validate_command_prints_file_line_and_exits_non_zero(kb_copy: Path):
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["kb", "validate", str(kb_copy)], obj={})
+    assert ok.exit_code == 0, ok.output
+    assert "ok: 5 schools" in ok.output
+    (kb_copy / "synonyms.yaml").write_text(
+        "synonyms:\n  facebook: [fb]\n  facebook: [face]\n", encoding="utf-8"
+    )
+    bad = runner.invoke(cli, ["kb", "validate", str(kb_copy)], obj={})
+    assert bad.exit_code == 1
+    assert (
+        "knowledge/synonyms.yaml:3: YAML syntax error: duplicate key 'facebook' (first on line 2)"
+        in bad.output
+    )

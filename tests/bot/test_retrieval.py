@@ -1,0 +1,66 @@
+"""Retrieval is scoped to the asker's school, built once, and says no_match rather than guess."""
+
+from __future__ import annotations
+
+import bot.retrieval as retrieval
+from bot import Assistant
+
+
+def test_a_question_only_ever_matches_the_askers_own_policies(assistant, kb):
+    for school_id in kb.schools:
+        allowed = set(kb.schools[school_id].policies)
+        result = assistant._snapshot.retriever.search(school_id, "can i be friends with parents on facebook")
+        assert result.hits
+        assert {h.clause.policy_id for h in result.hits} <= allowed
+
+
+def test_crynallt_questions_can_match_the_council_policy_or_the_guidance_note(assistant):
+    council = assistant.ask("can i use the school logo on my own web page", "crynallt")
+    guidance = assistant.ask("can i untag myself from a photo on facebook", "crynallt")
+    assert council.clause.policy_id == "npt"
+    assert guidance.clause.policy_id == "crynallt"
+
+
+def test_lunchtime_use_differs_by_school_and_each_gets_its_own_rule(assistant):
+    reading = assistant.ask("can i go on social media at lunch", "reading")
+    howitt = assistant.ask("can i go on social media at lunch", "howitt")
+    assert "official rest breaks" in reading.clause.text
+    assert "working time" in howitt.clause.text
+
+
+def test_out_of_scope_questions_get_no_match_even_when_they_share_words(assistant):
+    for school, question in [
+        ("reading", "How many days of annual leave do I get?"),
+        ("howitt", "How do I reset my payroll password?"),
+        ("rutland", "who do i report a broken window to?"),
+        ("wolverhampton", "can parents pay for the school trip online?"),
+        ("crynallt", "where can I park my car?"),
+    ]:
+        answer = assistant.ask(question, school)
+        assert answer.status == "no_match", (school, question, answer.clause)
+
+
+def test_words_never_seen_in_any_policy_give_no_match(assistant):
+    assert assistant.ask("zzz qqq xyzzy", "howitt").status == "no_match"
+
+
+def test_the_index_is_built_at_load_time_not_per_question(kb, monkeypatch):
+    built = []
+    real = retrieval.BM25Okapi
+
+    def counting(*args, **kwargs):
+        built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(retrieval, "BM25Okapi", counting)
+    fresh = Assistant(kb)
+    at_load = len(built)
+    assert at_load > 0
+    for _ in range(20):
+        fresh.ask("can i post pics of my class on insta", "reading")
+    assert len(built) == at_load
+
+
+def test_schools_that_share_policies_share_one_index(kb):
+    index = retrieval.Retriever(kb).indexes
+    assert len({id(i) for i in index.values()}) == len({s.policies for s in kb.schools.values()})
