@@ -131,6 +131,24 @@ def eval_command(ctx, file, as_json, min_top1, min_top3, min_contacts, min_no_ma
         raise click.ClickException("below the floor for: " + ", ".join(failed))
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="POLICYBOT_HOST")
+@click.option("--port", default=8080, show_default=True, type=int, envvar="POLICYBOT_PORT")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Run the server: the web chat at /, /api/ask, /healthz and /metrics."""
+    import logging
+
+    from aiohttp import web
+
+    from bot.server import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(_assistant(ctx))
+    click.echo(f"Policy Assistant web chat: http://{host}:{port}/")
+    web.run_app(app, host=host, port=port, print=None)
+
+
 @cli.group()
 def kb() -> None:
     """Knowledge-base tools for HR."""

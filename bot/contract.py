@@ -24,6 +24,7 @@ def clause_dict(clause: CitedClause, school_id: str) -> dict[str, Any]:
 def answer_dict(answer: Answer) -> dict[str, Any]:
     return {
         "school": answer.school_id,
+        "school_name": answer.school_name,
         "question": answer.question,
         "status": answer.status,
         "message": answer.message or None,

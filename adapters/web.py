@@ -1,0 +1,77 @@
+"""The local web chat: `GET /` serves a self-contained page, `POST /api/ask` answers with the JSON contract.
+
+Every bad request gets a 4xx with a JSON `error` message the page can show; nothing here raises a 5xx for
+anything a user can send.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from importlib import resources
+
+from aiohttp import web
+
+from bot.contract import answer_dict, error_dict
+from bot.errors import InvalidQuestion, UnknownSchool
+from bot.server import ASSISTANT, METRICS
+
+log = logging.getLogger("policybot.web")
+CHANNEL = "web"
+
+
+def _error(status: int, message: str, **context) -> web.Response:
+    return web.json_response(
+        error_dict(message, context.get("school"), context.get("question")), status=status
+    )
+
+
+async def ask(request: web.Request) -> web.Response:
+    metrics = request.app[METRICS]
+    started = time.perf_counter()
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        metrics.errors.labels(CHANNEL, "too_large").inc()
+        return _error(413, "The request is too large. Please keep questions under 1,000 characters.")
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        metrics.errors.labels(CHANNEL, "bad_json").inc()
+        return _error(400, f"The request body is not valid JSON ({exc.__class__.__name__}).")
+    if not isinstance(payload, dict):
+        metrics.errors.labels(CHANNEL, "bad_json").inc()
+        return _error(400, 'Send a JSON object: {"school": "...", "question": "..."}.')
+    school, question = payload.get("school"), payload.get("question")
+    if not isinstance(school, str) or not school:
+        metrics.errors.labels(CHANNEL, "no_school").inc()
+        return _error(400, "Choose a school.", question=question)
+    try:
+        answer = request.app[ASSISTANT].ask(question, school)
+    except UnknownSchool as exc:
+        metrics.errors.labels(CHANNEL, "unknown_school").inc()
+        return _error(404, exc.user_message, school=school)
+    except InvalidQuestion as exc:
+        metrics.errors.labels(CHANNEL, "invalid_question").inc()
+        return _error(422, exc.user_message, school=school)
+    metrics.observe(CHANNEL, answer.status, started)
+    return web.json_response(answer_dict(answer))
+
+
+async def schools(request: web.Request) -> web.Response:
+    kb = request.app[ASSISTANT].kb
+    return web.json_response(
+        [{"id": s.id, "name": s.name} for s in sorted(kb.schools.values(), key=lambda s: s.name)]
+    )
+
+
+async def page(request: web.Request) -> web.Response:
+    html = resources.files("adapters").joinpath("web_chat.html").read_text(encoding="utf-8")
+    return web.Response(text=html, content_type="text/html", charset="utf-8")
+
+
+def mount(app: web.Application) -> None:
+    app.router.add_get("/", page)
+    app.router.add_get("/api/schools", schools)
+    app.router.add_post("/api/ask", ask)

@@ -1,0 +1,92 @@
+"""The web chat and `/api/ask`, served by the real aiohttp app on a real loopback socket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+from aiohttp import web
+
+from bot.server import create_app
+
+
+def serve_and(assistant, scenario: Callable[[aiohttp.ClientSession, str], Awaitable[None]]) -> None:
+    async def main() -> None:
+        runner = web.AppRunner(create_app(assistant))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        try:
+            async with aiohttp.ClientSession() as session:
+                await scenario(session, f"http://127.0.0.1:{port}")
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def test_api_ask_returns_the_answer_contract(assistant):
+    async def scenario(session, base):
+        async with session.post(
+            f"{base}/api/ask", json={"school": "reading", "question": "can i use tiktok at lunch?"}
+        ) as r:
+            assert r.status == 200
+            data = await r.json()
+        assert data["status"] == "answered" and data["school"] == "reading"
+        assert "official rest breaks" in data["clauses"][0]["text"]
+
+    serve_and(assistant, scenario)
+
+
+def test_api_ask_answers_4xx_never_5xx_with_a_json_message(assistant):
+    async def scenario(session, base):
+        cases = [
+            (b"{not json", 400),
+            (json.dumps(["a"]).encode(), 400),
+            (json.dumps({"school": "hogwarts", "question": "can i post?"}).encode(), 404),
+            (json.dumps({"school": "reading", "question": ""}).encode(), 422),
+            (json.dumps({"school": "reading", "question": "x" * 200_000}).encode(), 413),
+            (json.dumps({"question": "no school"}).encode(), 400),
+        ]
+        for body, status in cases:
+            async with session.post(
+                f"{base}/api/ask", data=body, headers={"Content-Type": "application/json"}
+            ) as r:
+                assert r.status == status, (body[:40], r.status)
+                data = await r.json()
+                assert data["status"] == "error" and data["error"]
+
+    serve_and(assistant, scenario)
+
+
+def test_healthz_reports_version_and_clause_count_and_metrics_count_answers(assistant):
+    async def scenario(session, base):
+        async with session.get(f"{base}/healthz") as r:
+            health = await r.json()
+        assert health["knowledge_version"] == assistant.kb.version
+        assert health["clauses"] == assistant.kb.clause_count
+        await session.post(
+            f"{base}/api/ask", json={"school": "howitt", "question": "How do I book a day off?"}
+        )
+        async with session.get(f"{base}/metrics") as r:
+            text = await r.text()
+        assert 'policybot_answers_total{channel="web",status="no_match"} 1.0' in text
+        assert "policybot_answer_seconds_bucket" in text
+
+    serve_and(assistant, scenario)
+
+
+def test_page_is_self_contained_and_lists_schools(assistant):
+    async def scenario(session, base):
+        async with session.get(f"{base}/") as r:
+            html = await r.text()
+        assert r.status == 200 and "<form" in html
+        assert "http://" not in html and "https://" not in html  # no CDN: works offline
+        async with session.get(f"{base}/api/schools") as r:
+            schools = await r.json()
+        assert {s["id"] for s in schools} == {"howitt", "wolverhampton", "crynallt", "rutland", "reading"}
+
+    serve_and(assistant, scenario)
