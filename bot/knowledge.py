@@ -116,6 +116,7 @@ class KnowledgeBase:
     source_dir: str
     warnings: tuple[Problem, ...] = ()
     social_media_words: tuple[str, ...] = ()
+    channel_schools: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def school(self, school_id: str) -> School:
         try:
@@ -243,6 +244,7 @@ class _Loader:
         scope_words = self.load_scope(self.root / "scope.yaml")
         policies = self.load_policies(roles, topics)
         schools = self.load_schools(roles, topics, policies)
+        channel_schools = self.load_channels(self.root / "channels.yaml", schools)
         if any(p.severity == "error" for p in self.problems):
             return None, self.problems
         kb = KnowledgeBase(
@@ -253,6 +255,7 @@ class _Loader:
             synonyms=MappingProxyType(synonyms),
             version=self.digest.hexdigest()[:12],
             social_media_words=scope_words,
+            channel_schools=MappingProxyType(channel_schools),
             source_dir=str(self.root),
             warnings=tuple(self.problems),
         )
@@ -315,6 +318,40 @@ class _Loader:
             self.error(path, getattr(data, "line", 1), "`social_media_words` must be a list of words")
             return ()
         return tuple(words)
+
+    CHANNEL_SCOPES = {
+        ("slack", "workspaces"): "slack:team",
+        ("slack", "channels"): "slack:channel",
+        ("teams", "tenants"): "teams:tenant",
+        ("teams", "teams"): "teams:team",
+    }
+
+    def load_channels(self, path: Path, schools: Mapping[str, School]) -> dict[str, str]:
+        """`channels.yaml` as scope keys (`slack:channel:C123`) to school ids."""
+        if not path.exists():
+            return {}
+        data = self.read(path)
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            self.error(path, 1, "expected `slack:` and `teams:` mappings")
+            return {}
+        mapping: dict[str, str] = {}
+        for (platform, kind), prefix in self.CHANNEL_SCOPES.items():
+            section = (data.get(platform) or {}).get(kind) if isinstance(data.get(platform), dict) else None
+            if section is None:
+                continue
+            if not isinstance(section, dict):
+                self.error(path, data.line_of(platform), f"`{platform}.{kind}` must map ids to school ids")
+                continue
+            for channel_id, school_id in section.items():
+                if school_id not in schools:
+                    self.error(
+                        path, section.line_of(channel_id), f"unknown school `{school_id}` for `{channel_id}`"
+                    )
+                    continue
+                mapping[f"{prefix}:{channel_id}"] = school_id
+        return mapping
 
     def load_policies(self, roles: Mapping[str, Role], topics: Mapping[str, Topic]) -> dict[str, Policy]:
         policies: dict[str, Policy] = {}

@@ -13,11 +13,15 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
 from bot.assistant import Assistant
+from bot.conversation import Conversation
+from bot.preferences import Preferences
+from bot.settings import Settings
 
 log = logging.getLogger("policybot.server")
 
 MAX_BODY_BYTES = 64 * 1024  # a question is at most 1,000 characters; anything far larger is refused with 413
 ASSISTANT = web.AppKey("assistant", Assistant)
+CONVERSATION = web.AppKey("conversation", Conversation)
 
 
 class Metrics:
@@ -68,14 +72,20 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def create_app(assistant: Assistant) -> web.Application:
+def create_app(assistant: Assistant, settings: Settings | None = None) -> web.Application:
+    """One application for every channel; each channel mounts itself when its settings allow."""
+    from adapters import slack
     from adapters import web as web_chat
 
+    settings = settings or Settings.from_env()
+    conversation = Conversation(assistant, Preferences(), settings.default_school)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[ASSISTANT] = assistant
+    app[CONVERSATION] = conversation
     app[METRICS] = Metrics()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     web_chat.mount(app)
     log.info("channel web: on (GET / and POST /api/ask need no credentials)")
+    log.info(slack.mount(app, conversation, settings))
     return app

@@ -1,0 +1,205 @@
+"""Slack: Events API, slash command, buttons and App Home through slack-bolt's async app.
+
+Listeners ack first and then delegate to the core's Conversation; nothing slow happens before the ack. Bolt
+verifies every request's signature and timestamp (401 otherwise). Retried events are answered once.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack_blocks import home_view, reply_message
+from bot.compose import Answer
+from bot.conversation import EXAMPLE_QUESTIONS, Conversation
+from bot.dedup import EventDeduplicator
+from bot.errors import PolicyBotError
+from bot.settings import Settings
+
+log = logging.getLogger("policybot.slack")
+CHANNEL = "slack"
+SLACK_APP = web.AppKey("slack_app", AsyncApp)
+
+_MENTION = re.compile(r"<[@!#][^>]*>")
+_LINK = re.compile(r"<(?:https?|mailto):[^|>]*\|([^>]*)>|<((?:https?|mailto):[^>]*)>")
+
+
+def question_text(slack_text: str) -> str:
+    """Slack's wire text to what the person typed: mentions and specials dropped, links to labels, unescaped."""
+    text = _LINK.sub(lambda m: m.group(1) or m.group(2), slack_text or "")
+    text = _MENTION.sub(" ", text)
+    return " ".join(html.unescape(text).split())
+
+
+def user_key(team_id: str | None, user_id: str | None) -> str:
+    return f"slack:{team_id or '-'}:{user_id or '-'}"
+
+
+def scopes(team_id: str | None, channel_id: str | None) -> tuple[str, ...]:
+    return tuple(
+        s
+        for s in (
+            f"slack:channel:{channel_id}" if channel_id else "",
+            f"slack:team:{team_id}" if team_id else "",
+        )
+        if s
+    )
+
+
+def build_slack_app(
+    conversation: Conversation, settings: Settings, dedup: EventDeduplicator | None = None
+) -> AsyncApp:
+    client = AsyncWebClient(
+        token=settings.slack_bot_token,
+        **({"base_url": settings.slack_api_url.rstrip("/") + "/"} if settings.slack_api_url else {}),
+    )
+    app = AsyncApp(signing_secret=settings.slack_signing_secret, client=client, name="policy-assistant")
+    dedup = dedup or EventDeduplicator()
+
+    @app.middleware
+    async def answer_each_event_once(body: dict, next) -> BoltResponse | None:  # noqa: A002 - bolt's name
+        event_id = body.get("event_id")
+        if event_id and not dedup.first_time(f"slack:{event_id}"):
+            log.info("duplicate Slack event %s acknowledged without answering", event_id)
+            return BoltResponse(status=200, body="")
+        return await next()
+
+    def turn(text: str, team_id: str | None, user_id: str | None, channel_id: str | None):
+        key = user_key(team_id, user_id)
+        try:
+            return conversation.reply(question_text(text), key, scopes(team_id, channel_id))
+        except Exception:  # an apology for the user, the details for the log
+            log.exception("Slack turn failed")
+            return conversation.apology(conversation.school_for(key, scopes(team_id, channel_id)))
+
+    @app.event("app_mention")
+    async def on_mention(event: dict, body: dict, say) -> None:
+        if event.get("bot_id"):
+            return
+        reply = turn(event.get("text", ""), body.get("team_id"), event.get("user"), event.get("channel"))
+        await say(**reply_message(reply), thread_ts=event.get("thread_ts") or event.get("ts"))
+
+    @app.event("message")
+    async def on_message(event: dict, body: dict, say) -> None:
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return  # channel chatter, edits and other bots' messages are not questions to us
+        reply = turn(event.get("text", ""), body.get("team_id"), event.get("user"), event.get("channel"))
+        await say(**reply_message(reply))
+
+    @app.command("/policy")
+    async def on_command(ack, command: dict, respond) -> None:
+        await ack()
+        reply = turn(
+            command.get("text", ""), command.get("team_id"), command.get("user_id"), command.get("channel_id")
+        )
+        await respond(response_type="ephemeral", **reply_message(reply, shareable=isinstance(reply, Answer)))
+
+    def _value(body: dict) -> dict[str, Any]:
+        try:
+            value = json.loads(body["actions"][0]["value"])
+        except (KeyError, IndexError, ValueError):
+            return {}
+        return {**value, "q": html.unescape(str(value.get("q") or ""))}
+
+    @app.action("share_answer")
+    async def on_share(ack, body: dict, respond) -> None:
+        await ack()
+        value = _value(body)
+        try:
+            answer = conversation.assistant.ask(value.get("q", ""), value.get("s", ""))
+        except PolicyBotError as exc:
+            await respond(response_type="ephemeral", replace_original=False, text=exc.user_message)
+            return
+        await respond(response_type="in_channel", delete_original=True, **reply_message(answer))
+
+    async def _feedback(ack, body: dict, respond, helpful: bool) -> None:
+        await ack()
+        value = _value(body)
+        user = body.get("user", {})
+        conversation.feedback(
+            user_key(user.get("team_id") or body.get("team", {}).get("id"), user.get("id")),
+            CHANNEL,
+            str(value.get("s")),
+            str(value.get("c")),
+            helpful,
+        )
+        await respond(
+            response_type="ephemeral",
+            replace_original=False,
+            text="Thanks, your feedback helps HR improve the answers.",
+        )
+
+    @app.action("feedback_up")
+    async def on_feedback_up(ack, body: dict, respond) -> None:
+        await _feedback(ack, body, respond, True)
+
+    @app.action("feedback_down")
+    async def on_feedback_down(ack, body: dict, respond) -> None:
+        await _feedback(ack, body, respond, False)
+
+    async def _publish_home(client: AsyncWebClient, team_id: str | None, user_id: str) -> None:
+        school_id = conversation.school_for(user_key(team_id, user_id), scopes(team_id, None))
+        kb = conversation.assistant.kb
+        name = kb.schools[school_id].name if school_id else None
+        schools = [(s.id, s.name) for s in conversation.schools()]
+        await client.views_publish(user_id=user_id, view=home_view(name, schools, EXAMPLE_QUESTIONS))
+
+    @app.event("app_home_opened")
+    async def on_home(event: dict, body: dict, client: AsyncWebClient) -> None:
+        await _publish_home(client, body.get("team_id"), event["user"])
+
+    @app.action("choose_school")
+    async def on_choose_school(ack, body: dict, client: AsyncWebClient) -> None:
+        await ack()
+        user = body.get("user", {})
+        team_id = user.get("team_id") or body.get("team", {}).get("id")
+        school_id = body["actions"][0].get("selected_option", {}).get("value", "")
+        try:
+            conversation.choose_school(user_key(team_id, user.get("id")), school_id)
+        except PolicyBotError as exc:
+            log.warning("App Home school choice refused: %s", exc.user_message)
+        await _publish_home(client, team_id, user["id"])
+
+    @app.error
+    async def on_error(error: Exception, body: dict) -> None:
+        log.error("Slack listener error: %s", error, exc_info=error)
+
+    return app
+
+
+async def slack_events(request: web.Request) -> web.Response:
+    bolt_response = await request.app[SLACK_APP].async_dispatch(await to_bolt_request(request))
+    return await to_aiohttp_response(bolt_response)
+
+
+def mount(app: web.Application, conversation: Conversation, settings: Settings) -> str:
+    """Mount Slack when configured; return the log line that says whether it is on and why."""
+    if not settings.slack_enabled:
+        return "channel slack: off (set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN to enable)"
+    slack_app = build_slack_app(conversation, settings)
+    app[SLACK_APP] = slack_app
+    if settings.slack_app_token:
+        from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+        handler = AsyncSocketModeHandler(slack_app, settings.slack_app_token)
+
+        async def start(_: web.Application) -> None:
+            await handler.connect_async()
+
+        async def stop(_: web.Application) -> None:
+            await handler.close_async()
+
+        app.on_startup.append(start)
+        app.on_cleanup.append(stop)
+        return "channel slack: on (Socket Mode, because SLACK_APP_TOKEN is set)"
+    app.router.add_post("/slack/events", slack_events)
+    return "channel slack: on (POST /slack/events, Events API with signature verification)"

@@ -1,0 +1,334 @@
+"""Slack end to end: signed requests to the real server, answers posted to a fake Slack Web API."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import hmac
+import json
+import time
+import urllib.parse
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from adapters.slack import question_text
+from adapters.slack_blocks import SECTION_LIMIT, answer_blocks, escape
+from bot import Assistant
+from bot.server import create_app
+from bot.settings import Settings
+from tests.fakes.servers import FakeSlackApi
+
+SECRET = "test-signing-secret"
+
+
+def sign(body: bytes, timestamp: int | None = None, secret: str = SECRET) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+def event_body(event: dict[str, Any], event_id: str, team: str = FakeSlackApi.TEAM_ID) -> bytes:
+    return json.dumps(
+        {
+            "token": "x",
+            "team_id": team,
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "event": event,
+        }
+    ).encode()
+
+
+class Harness:
+    def __init__(self, session: aiohttp.ClientSession, base: str, slack: FakeSlackApi):
+        self.session, self.base, self.slack = session, base, slack
+
+    async def post(self, body: bytes, headers: dict[str, str], content_type: str = "application/json") -> int:
+        async with self.session.post(
+            f"{self.base}/slack/events", data=body, headers={**headers, "Content-Type": content_type}
+        ) as r:
+            await r.read()
+            return r.status
+
+    async def event(self, event: dict[str, Any], event_id: str, retry: int | None = None) -> int:
+        body = event_body(event, event_id)
+        headers = sign(body)
+        if retry is not None:
+            headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+        return await self.post(body, headers)
+
+    async def form(self, fields: dict[str, str]) -> int:
+        body = urllib.parse.urlencode(fields).encode()
+        return await self.post(body, sign(body), "application/x-www-form-urlencoded")
+
+
+def run_slack(kb, scenario, mapping: dict[str, str] | None = None) -> None:
+    kb = dataclasses.replace(
+        kb, channel_schools={f"slack:team:{FakeSlackApi.TEAM_ID}": "wolverhampton", **(mapping or {})}
+    )
+
+    async def main() -> None:
+        slack = await FakeSlackApi().start()
+        settings = Settings(
+            slack_signing_secret=SECRET, slack_bot_token="xoxb-test", slack_api_url=f"{slack.url}/api/"
+        )
+        runner = web.AppRunner(create_app(Assistant(kb), settings))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        try:
+            async with aiohttp.ClientSession() as session:
+                await scenario(Harness(session, base, slack))
+        finally:
+            await runner.cleanup()
+            await slack.stop()
+
+    asyncio.run(main())
+
+
+def mention(text: str, ts: str = "1700000000.000100", **extra) -> dict[str, Any]:
+    return {
+        "type": "app_mention",
+        "user": "U123",
+        "text": f"<@{FakeSlackApi.BOT_USER}> {text}",
+        "ts": ts,
+        "channel": "C999",
+        "event_ts": ts,
+        **extra,
+    }
+
+
+def all_text(message: dict[str, Any]) -> str:
+    return json.dumps(message.get("blocks", [])) + message.get("text", "")
+
+
+def test_a_signed_mention_gets_a_threaded_answer_quoting_the_mapped_schools_clause(kb):
+    async def scenario(h: Harness):
+        assert await h.event(mention("can i be friends with pupils on fb?"), "Ev1") == 200
+        await h.slack.wait_for(lambda: h.slack.named("chat.postMessage"))
+        post = h.slack.named("chat.postMessage")[0]
+        assert post["channel"] == "C999" and post["thread_ts"] == "1700000000.000100"
+        assert "must NOT include pupils" in all_text(post)
+        assert "Social Media Policy for school-based employees" in all_text(
+            post
+        )  # Wolverhampton, the mapped school
+        assert post["text"]  # the plain fallback for notifications
+
+    run_slack(kb, scenario)
+
+
+def test_a_direct_message_is_answered_and_bot_messages_are_ignored(kb):
+    async def scenario(h: Harness):
+        dm = {
+            "type": "message",
+            "channel_type": "im",
+            "user": "U123",
+            "text": "who do i report a breach to?",
+            "ts": "1.1",
+            "channel": "D1",
+        }
+        assert await h.event(dm, "EvDM") == 200
+        await h.slack.wait_for(lambda: h.slack.named("chat.postMessage"))
+        assert h.slack.named("chat.postMessage")[0]["channel"] == "D1"
+        await h.event({**dm, "bot_id": "BOTHER", "ts": "1.2"}, "EvBot")
+        await h.event({**dm, "subtype": "message_changed", "ts": "1.3"}, "EvEdit")
+        await asyncio.sleep(0.3)
+        assert len(h.slack.named("chat.postMessage")) == 1
+
+    run_slack(kb, scenario)
+
+
+def test_a_retried_event_is_answered_exactly_once(kb):
+    async def scenario(h: Harness):
+        event = mention("what happens if i break the social media policy?")
+        assert await h.event(event, "EvRetry") == 200
+        assert await h.event(event, "EvRetry", retry=1) == 200
+        assert await h.event(event, "EvRetry", retry=2) == 200
+        await h.slack.wait_for(lambda: h.slack.named("chat.postMessage"))
+        await asyncio.sleep(0.3)
+        assert len(h.slack.named("chat.postMessage")) == 1
+
+    run_slack(kb, scenario)
+
+
+def test_unsigned_badly_signed_and_stale_requests_get_401_and_no_answer(kb):
+    async def scenario(h: Harness):
+        body = event_body(mention("can i post pics?"), "EvBad")
+        assert await h.post(body, {}) == 401
+        assert await h.post(body, sign(body, secret="wrong-secret")) == 401
+        assert await h.post(body, sign(body, timestamp=int(time.time()) - 6 * 60)) == 401
+        await asyncio.sleep(0.2)
+        assert h.slack.named("chat.postMessage") == []
+
+    run_slack(kb, scenario)
+
+
+def test_channel_pings_in_a_question_are_never_echoed(kb):
+    async def scenario(h: Harness):
+        await h.event(mention("<!channel> <!here> <@U999> can i post about work on insta?"), "EvPing")
+        await h.slack.wait_for(lambda: h.slack.named("chat.postMessage"))
+        text = all_text(h.slack.named("chat.postMessage")[0])
+        for special in ("<!channel>", "<!here>", "<@U999>", "<!everyone>"):
+            assert special not in text
+
+    run_slack(kb, scenario)
+
+
+def test_user_text_is_escaped_for_mrkdwn(assistant):
+    answer = assistant.ask("can i post <!channel> & <b>stuff</b> on insta?", "howitt")
+    blob = json.dumps(answer_blocks(answer))
+    assert "<!channel>" not in blob and "&lt;!channel&gt;" in blob and "&amp;" in blob
+    assert escape("<@U1> & <!here>") == "&lt;@U1&gt; &amp; &lt;!here&gt;"
+    assert question_text("<@UBOT> hi &lt;b&gt; <https://x.test|the link> <!channel>") == "hi <b> the link"
+
+
+def test_blocks_respect_slack_limits_even_for_long_text(assistant):
+    answer = assistant.ask("what is cyberbullying " + "really " * 135, "wolverhampton")
+    blocks = answer_blocks(answer, shareable=True)
+    assert len(blocks) <= 50
+    for block in blocks:
+        for text in [block.get("text", {}).get("text", "")] + [
+            e.get("text", "") for e in block.get("elements", [])
+        ]:
+            assert len(text) <= SECTION_LIMIT
+
+
+def test_slash_command_answers_privately_with_a_share_button_after_the_ack(kb):
+    async def scenario(h: Harness):
+        fields = {
+            "command": "/policy",
+            "text": "can i use tiktok at lunch?",
+            "team_id": FakeSlackApi.TEAM_ID,
+            "user_id": "U5",
+            "channel_id": "C5",
+            "response_url": f"{h.slack.url}/response/1",
+            "trigger_id": "t1",
+            "user_name": "sam",
+            "team_domain": "fake",
+            "channel_name": "general",
+        }
+        started = time.perf_counter()
+        assert await h.form(fields) == 200
+        assert time.perf_counter() - started < 3
+        await h.slack.wait_for(lambda: h.slack.named("response_url"))
+        reply = h.slack.named("response_url")[0]
+        assert reply["response_type"] == "ephemeral"
+        actions = [e["action_id"] for b in reply["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        assert actions == ["feedback_up", "feedback_down", "share_answer"]
+
+    run_slack(kb, scenario, mapping={"slack:channel:C5": "reading"})
+
+
+def test_buttons_share_in_channel_and_feedback_reaches_the_core(kb, caplog):
+    async def scenario(h: Harness):
+        value = json.dumps({"s": "reading", "c": "reading.2.1", "q": "can i use tiktok at lunch?"})
+        for action_id in ("share_answer", "feedback_down"):
+            payload = {
+                "type": "block_actions",
+                "user": {"id": "U5", "team_id": FakeSlackApi.TEAM_ID},
+                "team": {"id": FakeSlackApi.TEAM_ID},
+                "api_app_id": "A1",
+                "trigger_id": "t",
+                "channel": {"id": "C5"},
+                "response_url": f"{h.slack.url}/response/{action_id}",
+                "actions": [{"action_id": action_id, "block_id": "b", "value": value, "type": "button"}],
+            }
+            assert await h.form({"payload": json.dumps(payload)}) == 200
+        await h.slack.wait_for(lambda: len(h.slack.named("response_url")) == 2)
+        shared = next(r for r in h.slack.named("response_url") if r.get("response_type") == "in_channel")
+        assert "official rest breaks" in all_text(shared)
+
+    caplog.set_level("INFO", logger="policybot.conversation")
+    run_slack(kb, scenario)
+    feedback = [r.getMessage() for r in caplog.records if r.getMessage().startswith("feedback ")]
+    assert feedback and "clause=reading.2.1 helpful=False" in feedback[0] and "U5" not in feedback[0]
+
+
+def test_app_home_shows_the_school_and_the_picker_remembers_a_choice(kb):
+    async def scenario(h: Harness):
+        await h.event({"type": "app_home_opened", "user": "U7", "channel": "D7", "tab": "home"}, "EvHome")
+        await h.slack.wait_for(lambda: h.slack.named("views.publish"))
+        view = h.slack.named("views.publish")[0]["view"]
+        assert "Wolverhampton" in json.dumps(view)
+        payload = {
+            "type": "block_actions",
+            "user": {"id": "U7", "team_id": FakeSlackApi.TEAM_ID},
+            "team": {"id": FakeSlackApi.TEAM_ID},
+            "api_app_id": "A1",
+            "trigger_id": "t",
+            "view": {"id": "V1", "type": "home"},
+            "actions": [
+                {
+                    "action_id": "choose_school",
+                    "block_id": "b",
+                    "type": "static_select",
+                    "selected_option": {"value": "rutland", "text": {"type": "plain_text", "text": "R"}},
+                }
+            ],
+        }
+        assert await h.form({"payload": json.dumps(payload)}) == 200
+        await h.slack.wait_for(lambda: len(h.slack.named("views.publish")) == 2)
+        assert "Rutland County Council" in json.dumps(h.slack.named("views.publish")[1]["view"])
+        await h.event(mention("can i check fb on my phone at work?", user="U7", ts="2.0"), "EvAfterChoice")
+        await h.slack.wait_for(lambda: h.slack.named("chat.postMessage"))
+        assert "must not use their own equipment" in all_text(h.slack.named("chat.postMessage")[0])
+
+    run_slack(kb, scenario)
+
+
+@pytest.mark.parametrize("text", ["hi", "help", "hello there"])
+def test_greetings_get_help_not_no_match(kb, text):
+    async def scenario(h: Harness):
+        await h.event(mention(text), f"EvHelp-{text}")
+        await h.slack.wait_for(lambda: h.slack.named("chat.postMessage"))
+        blob = all_text(h.slack.named("chat.postMessage")[0])
+        assert "Try asking" in blob and "does not cover" not in blob
+
+    run_slack(kb, scenario)
+
+
+def test_unknown_school_asks_which_school_and_school_command_remembers(kb):
+    async def scenario(h: Harness):
+        dm = {
+            "type": "message",
+            "channel_type": "im",
+            "user": "U8",
+            "text": "can i post pics of my class?",
+            "ts": "3.1",
+            "channel": "D8",
+        }
+        await h.event(dm, "EvWho")
+        await h.slack.wait_for(lambda: h.slack.named("chat.postMessage"))
+        assert "Which school are you at?" in all_text(h.slack.named("chat.postMessage")[0])
+        await h.event({**dm, "text": "school reading", "ts": "3.2"}, "EvSet")
+        await h.slack.wait_for(lambda: len(h.slack.named("chat.postMessage")) == 2)
+        assert "A Reading Borough Council school" in all_text(h.slack.named("chat.postMessage")[1])
+
+    kb_without_mapping = dataclasses.replace(kb)
+    kb_without_mapping = dataclasses.replace(kb_without_mapping, channel_schools={})
+
+    async def unmapped_run():
+        slack = await FakeSlackApi().start()
+        settings = Settings(
+            slack_signing_secret=SECRET, slack_bot_token="xoxb-test", slack_api_url=f"{slack.url}/api/"
+        )
+        runner = web.AppRunner(create_app(Assistant(kb_without_mapping), settings))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        try:
+            async with aiohttp.ClientSession() as session:
+                await scenario(Harness(session, base, slack))
+        finally:
+            await runner.cleanup()
+            await slack.stop()
+
+    asyncio.run(unmapped_run())

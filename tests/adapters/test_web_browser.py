@@ -1,0 +1,200 @@
+"""The web chat in a real headless Chromium, driven over the DevTools Protocol like a person would use it.
+
+Chromium comes from Debian's `chromium` package (`.ci/run` installs it). Without it the test is skipped
+locally, but fails under CI=true so a missing browser can never pass silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.server import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+TIMEOUT = 15.0
+
+
+class Page:
+    """Just enough CDP for one page target: commands by id, and the page's uncaught JS exceptions."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws, self.ids, self.pending, self.exceptions = ws, itertools.count(1), {}, []
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for msg in self.ws:
+            data = json.loads(msg.data)
+            future = self.pending.pop(data.get("id"), None)
+            if future and not future.done():
+                future.set_result(data)
+            elif data.get("method") == "Runtime.exceptionThrown":
+                self.exceptions.append(data["params"]["exceptionDetails"])
+        for future in self.pending.values():
+            future.cancel()
+
+    async def send(self, method: str, **params) -> dict:
+        msg_id = next(self.ids)
+        self.pending[msg_id] = asyncio.get_running_loop().create_future()
+        await self.ws.send_json({"id": msg_id, "method": method, "params": params})
+        reply = await asyncio.wait_for(self.pending[msg_id], TIMEOUT)
+        assert "error" not in reply, (method, reply["error"])
+        return reply["result"]
+
+    async def js(self, expression: str):
+        result = await self.send(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
+        assert "exceptionDetails" not in result, (expression, result["exceptionDetails"])
+        return result["result"].get("value")
+
+    async def wait_for(self, expression: str, what: str):
+        deadline = time.monotonic() + TIMEOUT
+        while not (value := await self.js(expression)):
+            assert time.monotonic() < deadline, f"timed out after {TIMEOUT:.0f}s waiting for {what}"
+            await asyncio.sleep(0.1)
+        return value
+
+    async def click(self, selector: str) -> None:
+        box = await self.js(f"(() => {{ const r = document.querySelector({selector!r}).getBoundingClientRect();"
+                            " return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()")  # fmt: skip
+        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
+            await self.send("Input.dispatchMouseEvent", type=kind, button="left", clickCount=1, **box)
+
+    async def type(self, text: str) -> None:
+        for char in text:
+            await self.send("Input.dispatchKeyEvent", type="keyDown", text=char, key=char)
+            await self.send("Input.dispatchKeyEvent", type="keyUp", key=char)
+
+    async def choose(self, selector: str, value: str) -> None:
+        """What a person's pick in a <select> amounts to (as Playwright's select_option does it)."""
+        await self.js(f"(() => {{ const s = document.querySelector({selector!r}); s.focus(); s.value = {value!r};"
+                      " s.dispatchEvent(new Event('input', {bubbles: true}));"
+                      " s.dispatchEvent(new Event('change', {bubbles: true})); })()")  # fmt: skip
+
+
+async def devtools_port(profile: Path, browser: subprocess.Popen, log: Path) -> int:
+    deadline = time.monotonic() + TIMEOUT
+    port_file = profile / "DevToolsActivePort"
+    while True:
+        lines = port_file.read_text().splitlines() if port_file.exists() else []
+        if len(lines) >= 2 and lines[0].isdigit():
+            return int(lines[0])
+        if browser.poll() is not None or time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-3000:]
+            pytest.fail(f"Chromium did not open DevTools (exit {browser.poll()}):\n{tail}")
+        await asyncio.sleep(0.05)
+
+
+def kill(browser: subprocess.Popen) -> None:
+    """The browser and its renderer/zygote children share the process group it leads (start_new_session)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(browser.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            browser.wait(5)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def test_a_person_asks_in_a_real_browser_and_sees_the_clause_citation_and_contacts(assistant, tmp_path):
+    if not os.access(CHROMIUM, os.X_OK):
+        reason = f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does this in CI)"
+        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+            pytest.fail(f"CI is set and {reason}")
+        pytest.skip(reason)
+    screenshot = tmp_path / "answer.png"
+
+    async def main() -> None:
+        runner = web.AppRunner(create_app(assistant))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        profile, log = tmp_path / "chromium-profile", tmp_path / "chromium.log"
+        with log.open("wb") as stderr:
+            browser = subprocess.Popen(
+                [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0"],
+                stdin=subprocess.DEVNULL,
+                stdout=stderr,
+                stderr=stderr,
+                start_new_session=True,
+            )
+        try:
+            port = await devtools_port(profile, browser, log)
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"http://127.0.0.1:{port}/json/list") as r:
+                    target = next(t for t in await r.json() if t["type"] == "page")
+                async with session.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+                    await scenario(Page(ws), session, base)
+        finally:
+            kill(browser)
+            await runner.cleanup()
+
+    async def scenario(page: Page, session: aiohttp.ClientSession, base: str) -> None:
+        await page.send("Runtime.enable")
+        await page.send("Page.navigate", url=f"{base}/")
+        await page.wait_for("!!document.querySelector('#school option[value=reading]')", "the school list")
+
+        await page.choose("#school", "reading")
+        await page.click("#question")
+        await page.type("can i go on tiktok at lunch?")
+        assert await page.js("document.querySelector('#question').value") == "can i go on tiktok at lunch?"
+        await page.click("#send")
+        quote = await page.wait_for("document.querySelector('#quote')?.textContent", "#quote")
+        assert "official rest breaks" in quote
+        assert "§2.1" in await page.js("document.querySelector('#citation').textContent")
+        contacts = await page.js("[...document.querySelectorAll('#contacts li')].map((li) => li.textContent)")
+        assert contacts and contacts[0].strip(), contacts
+        shot = await page.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        screenshot.write_bytes(base64.b64decode(shot["data"]))
+
+        # An empty question: the textarea is `required`, so the browser blocks the submit and nothing is sent.
+        await page.js("document.querySelector('#question').value = ''")
+        await page.click("#send")
+        await asyncio.sleep(0.5)
+        assert await page.js("document.querySelector('#question').matches(':invalid')")
+        assert await page.js("document.querySelector('#quote')?.textContent") == quote
+        async with session.get(f"{base}/metrics") as r:
+            metrics = await r.text()
+        assert 'policybot_questions_total{channel="web"} 1.0' in metrics
+        assert "policybot_errors_total{" not in metrics  # an empty question that got through would be a 422
+
+        # A school the server does not know: the page shows the server's own error text.
+        await page.js("document.querySelector('#school').append(new Option('Hogwarts', 'hogwarts'))")
+        await page.choose("#school", "hogwarts")
+        await page.click("#question")
+        await page.type("can i post?")
+        await page.click("#send")
+        message = await page.wait_for("document.querySelector('#message')?.textContent", "#message")
+        assert message.startswith("Unknown school 'hogwarts'. Known schools:"), message
+        assert not page.exceptions, page.exceptions
+
+    asyncio.run(main())
+
+    data = screenshot.read_bytes()
+    assert len(data) > 1000 and data.startswith(b"\x89PNG\r\n\x1a\n")

@@ -1,0 +1,121 @@
+"""Local stand-ins for services that cannot be reached here, speaking their real wire formats over HTTP.
+
+`FakeSlackApi` is Slack's Web API (`/api/<method>`) plus `response_url` endpoints; `FakeConnector` is the Bot
+Framework connector a Teams bot replies to (`/v3/conversations/{id}/activities/{replyToId}`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+
+class LocalServer:
+    """An aiohttp app on 127.0.0.1 with a free port, recording every call it receives."""
+
+    def __init__(self) -> None:
+        self.app = web.Application()
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.headers: list[dict[str, str]] = []
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> LocalServer:
+        self._runner = web.AppRunner(self.app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+    async def record(self, request: web.Request, name: str) -> dict[str, Any]:
+        raw = await request.read()
+        if request.content_type == "application/json":
+            payload = json.loads(raw or b"{}")
+        else:
+            payload = {k: v for k, v in (await request.post()).items()} if raw else {}
+            for key in ("blocks", "view"):
+                if isinstance(payload.get(key), str):
+                    payload[key] = json.loads(payload[key])
+        self.calls.append((name, payload))
+        self.headers.append(dict(request.headers))
+        return payload
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [payload for call, payload in self.calls if call == name]
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not predicate():
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"timed out; calls so far: {[c for c, _ in self.calls]}")
+            await asyncio.sleep(0.02)
+
+
+class FakeSlackApi(LocalServer):
+    TEAM_ID = "T0FAKE"
+    BOT_USER = "UBOTFAKE"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.app.router.add_post("/api/{method}", self.api)
+        self.app.router.add_post("/response/{id}", self.response_url)
+
+    async def api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        payload = await self.record(request, method)
+        if method == "auth.test":
+            return web.json_response(
+                {
+                    "ok": True,
+                    "url": "https://fake.slack.com/",
+                    "team": "Fake",
+                    "user": "policybot",
+                    "team_id": self.TEAM_ID,
+                    "user_id": self.BOT_USER,
+                    "bot_id": "BFAKE",
+                    "is_enterprise_install": False,
+                }
+            )
+        if method == "chat.postMessage":
+            return web.json_response(
+                {
+                    "ok": True,
+                    "channel": payload.get("channel"),
+                    "ts": f"{len(self.calls)}.000100",
+                    "message": payload,
+                }
+            )
+        if method == "views.publish":
+            return web.json_response({"ok": True, "view": payload.get("view", {})})
+        return web.json_response({"ok": True})
+
+    async def response_url(self, request: web.Request) -> web.Response:
+        await self.record(request, "response_url")
+        return web.Response(text="ok")
+
+
+class FakeConnector(LocalServer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.app.router.add_post("/v3/conversations/{conversation}/activities/{reply_to}", self.reply)
+        self.app.router.add_post("/v3/conversations/{conversation}/activities", self.send)
+
+    async def reply(self, request: web.Request) -> web.Response:
+        payload = await self.record(request, "reply")
+        payload["_path"] = request.path
+        return web.json_response({"id": f"reply-{len(self.calls)}"})
+
+    async def send(self, request: web.Request) -> web.Response:
+        payload = await self.record(request, "send")
+        payload["_path"] = request.path
+        return web.json_response({"id": f"send-{len(self.calls)}"})
