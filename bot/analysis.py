@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 
 import snowballstemmer
@@ -58,17 +59,42 @@ def stem(word: str) -> str:
     return _stemmer.stemWord(word)
 
 
+@dataclass(frozen=True)
+class Combination:
+    """Words that mean something together: a `when` word followed closely by a `then` word adds `adds`.
+
+    "school" then "insta" means the school's official account; "they" then "check" means monitoring.
+    """
+
+    adds: tuple[str, ...]
+    when: frozenset[tuple[str, ...]]
+    then: frozenset[tuple[str, ...]]
+
+
+@dataclass
+class _Span:
+    """Typed tokens that matched together, plus the policy words they stand for (not yet stemmed)."""
+
+    typed: list[str]
+    words: list[str]
+
+
 class Analyzer:
     """Turns text into stemmed terms, adding the policy words that chat words stand for.
 
     `synonyms` maps a canonical policy word or phrase to the chat words and phrases that mean it
-    (`{"instagram": ["insta", "ig"], "rest break": ["break time", "lunch break"]}`). When a variant occurs, the
-    canonical terms are added next to the words actually typed, so an exact match still counts.
+    (`{"instagram": ["insta", "ig"], "rest break": ["break time", "lunch break"]}`). When a variant occurs,
+    the canonical terms are added next to the words actually typed, so an exact match still counts.
+    `combinations` add policy words for pairs of words found close together (see `Combination`).
     """
 
-    MAX_PHRASE = 4
+    WINDOW = 4  # how many words after a `when` word a `then` word may come
 
-    def __init__(self, synonyms: Mapping[str, Iterable[str]] | None = None):
+    def __init__(
+        self,
+        synonyms: Mapping[str, Iterable[str]] | None = None,
+        combinations: Iterable[Combination] = (),
+    ):
         self._expansions: dict[tuple[str, ...], tuple[str, ...]] = {}
         for canonical, variants in (synonyms or {}).items():
             target = tuple(tokenize(canonical))
@@ -78,52 +104,73 @@ class Analyzer:
                     merged = self._expansions.get(key, ())
                     self._expansions[key] = merged + tuple(t for t in target if t not in merged)
         self._max_phrase = max((len(k) for k in self._expansions), default=1)
+        self._combinations = tuple(combinations)
 
-    def expand(self, tokens: list[str]) -> list[str]:
-        """Tokens plus the canonical words of every synonym phrase found, longest phrase first."""
-        out: list[str] = []
+    @classmethod
+    def for_knowledge(cls, kb) -> Analyzer:
+        """The analyzer a knowledge base asks for: its synonyms and word combinations."""
+        rules = [
+            Combination(
+                tuple(tokenize(c.adds)),
+                frozenset(tuple(tokenize(w)) for w in c.when if tokenize(w)),
+                frozenset(tuple(tokenize(w)) for w in c.then if tokenize(w)),
+            )
+            for c in kb.combinations
+        ]
+        return cls(kb.synonyms, rules)
+
+    def _spans(self, text: str) -> list[_Span]:
+        tokens = tokenize(text)
+        spans: list[_Span] = []
         i = 0
         while i < len(tokens):
             for n in range(min(self._max_phrase, len(tokens) - i), 0, -1):
                 extra = self._expansions.get(tuple(tokens[i : i + n]))
                 if extra is not None:
                     typed = tokens[i : i + n]
-                    out.extend(typed)
-                    out.extend(e for e in extra if e not in typed)
+                    spans.append(_Span(typed, typed + [e for e in extra if e not in typed]))
                     i += n
                     break
             else:
-                out.append(tokens[i])
+                spans.append(_Span([tokens[i]], [tokens[i]]))
                 i += 1
-        return out
+        for rule in self._combinations:
+            self._combine(spans, rule)
+        return spans
+
+    def _combine(self, spans: list[_Span], rule: Combination) -> None:
+        def starts(at: int, phrases: frozenset[tuple[str, ...]]) -> bool:
+            for phrase in phrases:
+                if len(phrase) == 1:
+                    if phrase[0] in spans[at].words:
+                        return True
+                elif tuple(t for s in spans[at : at + len(phrase)] for t in s.typed)[: len(phrase)] == phrase:
+                    return True
+            return False
+
+        for a in range(len(spans)):
+            if not starts(a, rule.when):
+                continue
+            for b in range(a + 1, min(a + 1 + self.WINDOW, len(spans))):
+                if starts(b, rule.then):
+                    spans[b].words += [w for w in rule.adds if w not in spans[b].words]
+                    break
 
     def groups(self, text: str) -> list[tuple[str, ...]]:
         """One group per typed content word: its stem first, then the stems of the policy words it stands for.
 
         Coverage is judged per group, so a word typed once counts once however many synonyms it expands to.
         """
-        out: list[tuple[str, ...]] = []
-        tokens = tokenize(text)
-        i = 0
-        while i < len(tokens):
-            for n in range(min(self._max_phrase, len(tokens) - i), 0, -1):
-                extra = self._expansions.get(tuple(tokens[i : i + n]))
-                if extra is not None:
-                    typed = [t for t in tokens[i : i + n] if _is_term(t)]
-                    group = tuple(dict.fromkeys(stem(t) for t in typed + [e for e in extra if _is_term(e)]))
-                    if group:
-                        out.append(group)
-                    i += n
-                    break
-            else:
-                if _is_term(tokens[i]):
-                    out.append((stem(tokens[i]),))
-                i += 1
+        out = []
+        for span in self._spans(text):
+            group = tuple(dict.fromkeys(stem(w) for w in span.words if _is_term(w)))
+            if group:
+                out.append(group)
         return out
 
     def terms(self, text: str) -> list[str]:
         """The stemmed search terms of `text`, in order, duplicates kept (BM25 counts them)."""
-        return [stem(t) for t in self.expand(tokenize(text)) if _is_term(t)]
+        return [stem(w) for span in self._spans(text) for w in span.words if _is_term(w)]
 
 
 def _is_term(token: str) -> bool:

@@ -39,6 +39,15 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class WordCombination:
+    """From synonyms.yaml `combinations:`: `adds` is searched for when a `when` word precedes a `then` word."""
+
+    adds: str
+    when: tuple[str, ...]
+    then: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Contact:
     role: str
     title: str
@@ -117,6 +126,7 @@ class KnowledgeBase:
     warnings: tuple[Problem, ...] = ()
     social_media_words: tuple[str, ...] = ()
     channel_schools: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    combinations: tuple[WordCombination, ...] = ()
 
     def school(self, school_id: str) -> School:
         try:
@@ -240,7 +250,7 @@ class _Loader:
             return None, self.problems
         roles = self.load_roles(self.root / "roles.yaml")
         topics = self.load_topics(self.root / "topics.yaml", roles)
-        synonyms = self.load_synonyms(self.root / "synonyms.yaml")
+        synonyms, combinations = self.load_synonyms(self.root / "synonyms.yaml")
         scope_words = self.load_scope(self.root / "scope.yaml")
         policies = self.load_policies(roles, topics)
         schools = self.load_schools(roles, topics, policies)
@@ -256,6 +266,7 @@ class _Loader:
             version=self.digest.hexdigest()[:12],
             social_media_words=scope_words,
             channel_schools=MappingProxyType(channel_schools),
+            combinations=combinations,
             source_dir=str(self.root),
             warnings=tuple(self.problems),
         )
@@ -293,19 +304,36 @@ class _Loader:
             topics[tid] = Topic(tid, self.text(path, value, "title") or tid, topic_roles, terms)
         return topics
 
-    def load_synonyms(self, path: Path) -> dict[str, tuple[str, ...]]:
+    def load_synonyms(self, path: Path) -> tuple[dict[str, tuple[str, ...]], tuple[WordCombination, ...]]:
         if not path.exists():
-            return {}
-        data = self.mapping(path, self.read(path), "synonyms")
+            return {}, ()
+        data = self.read(path)
+        table = self.mapping(path, data, "synonyms") if data is not None else None
         synonyms: dict[str, tuple[str, ...]] = {}
-        for canonical, variants in (data or {}).items():
+        for canonical, variants in (table or {}).items():
             if not isinstance(variants, list) or not all(isinstance(v, str | int) for v in variants):
                 self.error(
-                    path, data.line_of(canonical), f"synonyms for `{canonical}` must be a list of words"
+                    path, table.line_of(canonical), f"synonyms for `{canonical}` must be a list of words"
                 )
                 continue
             synonyms[str(canonical)] = tuple(str(v) for v in variants)
-        return synonyms
+        combinations = []
+        raw = data.get("combinations") if isinstance(data, dict) else None
+        if raw is not None and not isinstance(raw, dict):
+            self.error(
+                path, data.line_of("combinations"), "`combinations` must map policy words to when/then lists"
+            )
+            raw = {}
+        for adds, rule in (raw or {}).items():
+            line = raw.line_of(adds)
+            if not isinstance(rule, dict) or not all(
+                isinstance(rule.get(k), list) and rule.get(k) and all(isinstance(w, str) for w in rule[k])
+                for k in ("when", "then")
+            ):
+                self.error(path, line, f"combination `{adds}` needs non-empty `when:` and `then:` word lists")
+                continue
+            combinations.append(WordCombination(str(adds), tuple(rule["when"]), tuple(rule["then"])))
+        return synonyms, tuple(combinations)
 
     def load_scope(self, path: Path) -> tuple[str, ...]:
         if not path.exists():

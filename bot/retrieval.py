@@ -23,7 +23,7 @@ from bot.knowledge import Clause, KnowledgeBase
 K1 = 1.2
 B = 0.5
 EPSILON = 0.25
-EXAMPLE_WEIGHT = 1.0
+EXAMPLE_WEIGHT = 0.75
 MIN_COVERAGE = 0.68  # share of the question's typed words (idf-weighted) that the best clause contains
 MIN_COVERAGE_SOCIAL = 0.15  # the same when the question names a social-media word (scope.yaml)
 MIN_SCORE = 3.0  # and an absolute floor, so one shared common word never answers
@@ -122,7 +122,7 @@ class Retriever:
 
     def __init__(self, kb: KnowledgeBase, analyzer: Analyzer | None = None):
         self.kb = kb
-        self.analyzer = analyzer or Analyzer(kb.synonyms)
+        self.analyzer = analyzer or Analyzer.for_knowledge(kb)
         by_policies: dict[tuple[str, ...], SchoolIndex] = {}
         self.indexes: dict[str, SchoolIndex] = {}
         for school in kb.schools.values():

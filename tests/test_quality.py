@@ -14,6 +14,7 @@ from tests.conftest import REPO, SHARED
 
 DEV_SET = SHARED / "eval" / "dev.yaml"
 CHAT_SET = REPO / "tests" / "eval" / "chat.yaml"
+CHAT2_SET = REPO / "tests" / "eval" / "chat2.yaml"
 
 
 def _report(assistant, path):
@@ -38,8 +39,19 @@ def test_dev_set_meets_the_issue_floors(assistant):
 
 def test_independent_chat_set_meets_the_held_out_targets(assistant):
     metrics, misses = _report(assistant, CHAT_SET)
-    assert metrics["top1"] >= 0.85, misses
-    assert metrics["top3"] >= 0.93, misses
+    assert metrics["top1"] >= 0.88, misses
+    assert metrics["top3"] >= 0.95, misses
+    assert metrics["contacts"] >= 0.90, misses
+    assert metrics["no_match"] >= 0.85, misses
+    assert metrics["false_no_match"] <= 3, misses
+
+
+def test_second_independent_chat_set_stays_near_the_held_out_targets(assistant):
+    # chat2.yaml was written after the first tuning round, from the seeds alone; its misses then guided one
+    # more round of synonyms, so it is held to slightly below the judging targets rather than at them.
+    metrics, misses = _report(assistant, CHAT2_SET)
+    assert metrics["top1"] >= 0.83, misses
+    assert metrics["top3"] >= 0.90, misses
     assert metrics["contacts"] >= 0.90, misses
     assert metrics["no_match"] >= 0.85, misses
     assert metrics["false_no_match"] <= 3, misses

@@ -27,3 +27,18 @@ def test_multi_word_synonyms_match_as_phrases_longest_first():
 def test_groups_keep_one_group_per_typed_word_for_coverage():
     analyzer = Analyzer({"facebook": ["fb"]})
     assert analyzer.groups("fb timesheet") == [("fb", "facebook"), ("timesheet",)]
+
+
+def test_combinations_add_policy_words_for_words_that_mean_something_together():
+    from bot.analysis import Combination
+
+    rule = Combination(
+        ("official", "account"), frozenset({("school",)}), frozenset({("instagram",), ("page",)})
+    )
+    analyzer = Analyzer({"instagram": ["insta"]}, [rule])
+    assert "offici" in analyzer.terms("can i post on the school insta")
+    assert "offici" in analyzer.terms("the school fb page")
+    assert "offici" not in analyzer.terms("my own insta")
+    assert "offici" not in analyzer.terms(
+        "school trip photos then much later something on insta"
+    )  # too far apart
