@@ -74,7 +74,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 def create_app(assistant: Assistant, settings: Settings | None = None) -> web.Application:
     """One application for every channel; each channel mounts itself when its settings allow."""
-    from adapters import slack
+    from adapters import slack, teams
     from adapters import web as web_chat
 
     settings = settings or Settings.from_env()
@@ -88,4 +88,5 @@ def create_app(assistant: Assistant, settings: Settings | None = None) -> web.Ap
     web_chat.mount(app)
     log.info("channel web: on (GET / and POST /api/ask need no credentials)")
     log.info(slack.mount(app, conversation, settings))
+    log.info(teams.mount(app, conversation, settings))
     return app

@@ -1,0 +1,207 @@
+"""Microsoft Teams through Bot Framework's CloudAdapter: messages in, Adaptive Cards out.
+
+With MICROSOFT_APP_ID set, every activity's bearer token is validated (401 otherwise). Without it, the channel
+is off unless POLICYBOT_TEAMS_NO_AUTH=1, a local-testing mode for the Bot Framework Emulator that replies to
+any serviceUrl and so is never for production.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import aiohttp
+import jwt
+import requests
+from aiohttp import web
+from botbuilder.core import ActivityHandler, CardFactory, MessageFactory, TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import ChannelAccount
+
+from adapters.teams_cards import reply_parts
+from bot.conversation import Conversation
+from bot.dedup import EventDeduplicator
+from bot.errors import PolicyBotError
+from bot.settings import Settings
+
+log = logging.getLogger("policybot.teams")
+CHANNEL = "teams"
+TEAMS = web.AppKey("teams", object)
+MAX_ACTIVITY_BYTES = 64 * 1024
+_AT_TAG = re.compile(r"</?at>", re.I)
+
+
+class _AuthConfig:
+    """The configuration object botbuilder reads its credentials from."""
+
+    def __init__(self, settings: Settings):
+        self.APP_ID = settings.microsoft_app_id or ""
+        self.APP_PASSWORD = settings.microsoft_app_password or ""
+        self.APP_TYPE = settings.microsoft_app_type
+        self.APP_TENANTID = settings.microsoft_app_tenant_id or ""
+
+
+def _tenant(activity) -> str | None:
+    tenant = getattr(activity.conversation, "tenant_id", None) if activity.conversation else None
+    data = activity.channel_data or {}
+    return tenant or (data.get("tenant") or {}).get("id")
+
+
+def _scopes(activity) -> tuple[str, ...]:
+    data = activity.channel_data or {}
+    team = (data.get("team") or {}).get("id")
+    tenant = _tenant(activity)
+    return tuple(
+        s for s in (f"teams:team:{team}" if team else "", f"teams:tenant:{tenant}" if tenant else "") if s
+    )
+
+
+def _user_key(activity) -> str:
+    who = activity.from_property
+    person = (getattr(who, "aad_object_id", None) or getattr(who, "id", None) or "-") if who else "-"
+    return f"teams:{_tenant(activity) or '-'}:{person}"
+
+
+SIGNING_ALGORITHMS = ("RS256", "RS384", "RS512")  # what Bot Framework signs with; anything else is refused
+
+
+def _plausible_bearer(header: str) -> bool:
+    """A cheap first gate before botbuilder's full validation: a JWT whose header names an RSA algorithm.
+
+    It spares the signing-key lookup for requests that can never be valid (no token, garbage, HS256 forgeries).
+    """
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    try:
+        return jwt.get_unverified_header(token).get("alg") in SIGNING_ALGORITHMS
+    except jwt.PyJWTError:
+        return False
+
+
+class PolicyBot(ActivityHandler):
+    def __init__(self, conversation: Conversation, dedup: EventDeduplicator):
+        self.conversation = conversation
+        self.dedup = dedup
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        if activity.id and not self.dedup.first_time(f"teams:{activity.conversation.id}:{activity.id}"):
+            log.info("duplicate Teams activity %s acknowledged without answering", activity.id)
+            return
+        if isinstance(activity.value, dict) and activity.value.get("action") == "feedback":
+            await self._feedback(turn_context, activity.value)
+            return
+        text = TurnContext.remove_recipient_mention(activity) if activity.entities else (activity.text or "")
+        text = " ".join(_AT_TAG.sub(" ", text or "").split())
+        key = _user_key(activity)
+        try:
+            reply = self.conversation.reply(text, key, _scopes(activity))
+        except Exception:  # an apology for the user, the details for the log
+            log.exception("Teams turn failed")
+            reply = self.conversation.apology(self.conversation.school_for(key, _scopes(activity)))
+        fallback, card = reply_parts(reply)
+        message = (
+            MessageFactory.attachment(CardFactory.adaptive_card(card), text=fallback)
+            if card
+            else MessageFactory.text(fallback)
+        )
+        if card:
+            message.summary = fallback[:200]
+        await turn_context.send_activity(message)
+
+    async def _feedback(self, turn_context: TurnContext, value: dict) -> None:
+        self.conversation.feedback(
+            _user_key(turn_context.activity),
+            CHANNEL,
+            str(value.get("s")),
+            str(value.get("c")),
+            bool(value.get("helpful")),
+        )
+        await turn_context.send_activity("Thanks, your feedback helps HR improve the answers.")
+
+    async def on_members_added_activity(
+        self, members_added: list[ChannelAccount], turn_context: TurnContext
+    ) -> None:
+        activity = turn_context.activity
+        for member in members_added:
+            if member.id == activity.recipient.id:
+                continue  # the bot itself joining
+            if not self.dedup.first_time(f"teams-greet:{activity.conversation.id}:{member.id}"):
+                continue
+            school = self.conversation.school_for(
+                f"teams:{_tenant(activity) or '-'}:{member.id}", _scopes(activity)
+            )
+            fallback, card = reply_parts(
+                self.conversation.reply("help", f"teams:-:{member.id}", _scopes(activity))
+            )
+            if school is None or card is None:
+                await turn_context.send_activity(MessageFactory.text(fallback))
+            else:
+                await turn_context.send_activity(
+                    MessageFactory.attachment(CardFactory.adaptive_card(card), text=fallback)
+                )
+
+
+class TeamsChannel:
+    def __init__(self, conversation: Conversation, settings: Settings):
+        self.adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_AuthConfig(settings)))
+        self.bot = PolicyBot(conversation, EventDeduplicator())
+
+        async def on_error(context: TurnContext, error: Exception) -> None:
+            log.error("Teams turn error: %s", error, exc_info=error)
+            try:
+                await context.send_activity("Sorry, something went wrong on our side and I could not answer.")
+            except Exception:  # noqa: BLE001 - the connector itself may be what failed
+                log.warning("could not send the apology to Teams")
+
+        self.adapter.on_turn_error = on_error
+        self.requires_auth = bool(settings.microsoft_app_id)
+
+    async def messages(self, request: web.Request) -> web.Response:
+        if "application/json" not in request.headers.get("Content-Type", ""):
+            return web.json_response({"error": "Content-Type must be application/json"}, status=415)
+        try:
+            body = await request.read()
+            json.loads(body)
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response({"error": "activity too large"}, status=413)
+        except (ValueError, UnicodeDecodeError):
+            return web.json_response({"error": "body is not valid JSON"}, status=400)
+        if self.requires_auth and not _plausible_bearer(request.headers.get("Authorization", "")):
+            log.warning("Teams activity refused: missing or malformed bearer token")
+            return web.json_response({"error": "Unauthorized"}, status=401)
+        try:
+            response = await self.adapter.process(request, self.bot)
+        except web.HTTPException as exc:
+            if exc.status == 401:
+                log.warning("Teams activity refused: missing or invalid bearer token")
+            return web.json_response({"error": exc.reason}, status=exc.status)
+        except jwt.PyJWTError as exc:  # a malformed or forged token is the sender's problem: 401, not 500
+            log.warning("Teams activity refused: invalid bearer token (%s)", exc.__class__.__name__)
+            return web.json_response({"error": "Unauthorized"}, status=401)
+        except (
+            aiohttp.ClientError,
+            requests.RequestException,
+        ) as exc:  # keys unreachable: retryable, our side
+            log.error("Teams token validation could not reach the OpenID metadata: %s", exc)
+            return web.json_response({"error": "token validation unavailable"}, status=503)
+        except PolicyBotError as exc:
+            return web.json_response({"error": exc.user_message}, status=400)
+        return response or web.Response(status=201)
+
+
+def mount(app: web.Application, conversation: Conversation, settings: Settings) -> str:
+    if not settings.teams_enabled:
+        return "channel teams: off (set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD to enable)"
+    channel = TeamsChannel(conversation, settings)
+    app[TEAMS] = channel
+    app.router.add_post("/api/messages", channel.messages)
+    if settings.microsoft_app_id:
+        return f"channel teams: on (POST /api/messages, Bot Framework JWT validation, {settings.microsoft_app_type})"
+    log.warning(
+        "POLICYBOT_TEAMS_NO_AUTH=1: Teams activities are NOT authenticated and replies go to any serviceUrl. "
+        "Use only with the Bot Framework Emulator on a private machine."
+    )
+    return "channel teams: on WITHOUT AUTHENTICATION (POLICYBOT_TEAMS_NO_AUTH=1, local testing only)"
