@@ -27,6 +27,11 @@ from bot.settings import Settings
 
 log = logging.getLogger("policybot.slack")
 CHANNEL = "slack"
+EVENTS_PATH = "/slack/events"  # Events API, interactivity and the slash command all arrive here
+SLASH_COMMAND = "/policy"
+# Slack event subscriptions this adapter answers (manifest names: a DM arrives as `message.im`).
+SUBSCRIBED_EVENTS = ("app_home_opened", "app_mention", "message.im")
+BOT_SCOPES = ("app_mentions:read", "chat:write", "commands", "im:history", "im:read", "im:write")
 SLACK_APP = web.AppKey("slack_app", AsyncApp)
 
 _MENTION = re.compile(r"<[@!#][^>]*>")
@@ -95,7 +100,7 @@ def build_slack_app(
         reply = turn(event.get("text", ""), body.get("team_id"), event.get("user"), event.get("channel"))
         await say(**reply_message(reply))
 
-    @app.command("/policy")
+    @app.command(SLASH_COMMAND)
     async def on_command(ack, command: dict, respond) -> None:
         await ack()
         reply = turn(
@@ -201,5 +206,5 @@ def mount(app: web.Application, conversation: Conversation, settings: Settings) 
         app.on_startup.append(start)
         app.on_cleanup.append(stop)
         return "channel slack: on (Socket Mode, because SLACK_APP_TOKEN is set)"
-    app.router.add_post("/slack/events", slack_events)
-    return "channel slack: on (POST /slack/events, Events API with signature verification)"
+    app.router.add_post(EVENTS_PATH, slack_events)
+    return f"channel slack: on (POST {EVENTS_PATH}, Events API with signature verification)"

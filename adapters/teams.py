@@ -27,6 +27,7 @@ from bot.settings import Settings
 
 log = logging.getLogger("policybot.teams")
 CHANNEL = "teams"
+MESSAGES_PATH = "/api/messages"
 TEAMS = web.AppKey("teams", object)
 MAX_ACTIVITY_BYTES = 64 * 1024
 _AT_TAG = re.compile(r"</?at>", re.I)
@@ -197,9 +198,9 @@ def mount(app: web.Application, conversation: Conversation, settings: Settings) 
         return "channel teams: off (set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD to enable)"
     channel = TeamsChannel(conversation, settings)
     app[TEAMS] = channel
-    app.router.add_post("/api/messages", channel.messages)
+    app.router.add_post(MESSAGES_PATH, channel.messages)
     if settings.microsoft_app_id:
-        return f"channel teams: on (POST /api/messages, Bot Framework JWT validation, {settings.microsoft_app_type})"
+        return f"channel teams: on (POST {MESSAGES_PATH}, Bot Framework JWT validation, {settings.microsoft_app_type})"
     log.warning(
         "POLICYBOT_TEAMS_NO_AUTH=1: Teams activities are NOT authenticated and replies go to any serviceUrl. "
         "Use only with the Bot Framework Emulator on a private machine."
