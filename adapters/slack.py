@@ -81,9 +81,10 @@ def build_slack_app(
     def turn(text: str, team_id: str | None, user_id: str | None, channel_id: str | None):
         key = user_key(team_id, user_id)
         try:
-            return conversation.reply(question_text(text), key, scopes(team_id, channel_id))
+            return conversation.reply(question_text(text), key, scopes(team_id, channel_id), CHANNEL)
         except Exception:  # an apology for the user, the details for the log
             log.exception("Slack turn failed")
+            conversation.metrics.errors.labels(CHANNEL, "internal").inc()
             return conversation.apology(conversation.school_for(key, scopes(team_id, channel_id)))
 
     @app.event("app_mention")
@@ -195,13 +196,16 @@ def mount(app: web.Application, conversation: Conversation, settings: Settings) 
     if settings.slack_app_token:
         from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
-        handler = AsyncSocketModeHandler(slack_app, settings.slack_app_token)
+        handlers: list[AsyncSocketModeHandler] = []
 
         async def start(_: web.Application) -> None:
-            await handler.connect_async()
+            # Created here, inside the running loop: the handler opens its own aiohttp session.
+            handlers.append(AsyncSocketModeHandler(slack_app, settings.slack_app_token))
+            await handlers[0].connect_async()
 
         async def stop(_: web.Application) -> None:
-            await handler.close_async()
+            for handler in handlers:
+                await handler.close_async()
 
         app.on_startup.append(start)
         app.on_cleanup.append(stop)

@@ -98,9 +98,10 @@ class PolicyBot(ActivityHandler):
         text = " ".join(_AT_TAG.sub(" ", text or "").split())
         key = _user_key(activity)
         try:
-            reply = self.conversation.reply(text, key, _scopes(activity))
+            reply = self.conversation.reply(text, key, _scopes(activity), CHANNEL)
         except Exception:  # an apology for the user, the details for the log
             log.exception("Teams turn failed")
+            self.conversation.metrics.errors.labels(CHANNEL, "internal").inc()
             reply = self.conversation.apology(self.conversation.school_for(key, _scopes(activity)))
         fallback, card = reply_parts(reply)
         message = (

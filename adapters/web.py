@@ -15,7 +15,7 @@ from aiohttp import web
 
 from bot.contract import answer_dict, error_dict
 from bot.errors import InvalidQuestion, UnknownSchool
-from bot.server import ASSISTANT, METRICS
+from bot.server import ASSISTANT, CONVERSATION, METRICS
 
 log = logging.getLogger("policybot.web")
 CHANNEL = "web"
@@ -55,6 +55,11 @@ async def ask(request: web.Request) -> web.Response:
     except InvalidQuestion as exc:
         metrics.errors.labels(CHANNEL, "invalid_question").inc()
         return _error(422, exc.user_message, school=school)
+    except Exception:  # our fault, not the asker's: a short apology and a contact, details only in the log
+        log.exception("web answer failed")
+        metrics.errors.labels(CHANNEL, "internal").inc()
+        apology = request.app[CONVERSATION].apology(school)
+        return _error(500, apology.message, school=school)
     metrics.observe(CHANNEL, answer.status, started)
     return web.json_response(answer_dict(answer))
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass
 
 from bot.assistant import Assistant
 from bot.compose import Answer
 from bot.errors import PolicyBotError, UnknownSchool
+from bot.metrics import Metrics
 from bot.preferences import Preferences
 from bot.privacy import hash_user
 
@@ -100,9 +102,16 @@ def is_greeting(text: str) -> bool:
 
 
 class Conversation:
-    def __init__(self, assistant: Assistant, preferences: Preferences, default_school: str | None = None):
+    def __init__(
+        self,
+        assistant: Assistant,
+        preferences: Preferences,
+        default_school: str | None = None,
+        metrics: Metrics | None = None,
+    ):
         self.assistant = assistant
         self.preferences = preferences
+        self.metrics = metrics or Metrics()
         self.default_school = (
             default_school if default_school is not None else os.environ.get("POLICYBOT_DEFAULT_SCHOOL")
         )
@@ -143,7 +152,14 @@ class Conversation:
         return SchoolChosen(SchoolChoice(school.id, school.name))
 
     # -- a turn ------------------------------------------------------------------------------------------------
-    def reply(self, text: str, user_key: str, scopes: tuple[str, ...] = ()) -> Reply:
+    def reply(self, text: str, user_key: str, scopes: tuple[str, ...] = (), channel: str = "chat") -> Reply:
+        started = time.perf_counter()
+        reply = self._reply(text, user_key, scopes)
+        status = reply.status if isinstance(reply, Answer) else type(reply).__name__.lower()
+        self.metrics.observe(channel, status, started)
+        return reply
+
+    def _reply(self, text: str, user_key: str, scopes: tuple[str, ...]) -> Reply:
         text = " ".join((text or "").split())
         school_id = self.school_for(user_key, scopes)
         command = _SCHOOL_COMMAND.match(text)

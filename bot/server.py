@@ -7,13 +7,13 @@ health, Prometheus metrics and one log line per channel saying whether it is on.
 from __future__ import annotations
 
 import logging
-import time
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.assistant import Assistant
 from bot.conversation import Conversation
+from bot.metrics import Metrics
 from bot.preferences import Preferences
 from bot.settings import Settings
 
@@ -22,34 +22,6 @@ log = logging.getLogger("policybot.server")
 MAX_BODY_BYTES = 64 * 1024  # a question is at most 1,000 characters; anything far larger is refused with 413
 ASSISTANT = web.AppKey("assistant", Assistant)
 CONVERSATION = web.AppKey("conversation", Conversation)
-
-
-class Metrics:
-    """The Prometheus series the server exposes; one registry per app so tests do not share counters."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.questions = Counter(
-            "policybot_questions", "Questions received", ["channel"], registry=self.registry
-        )
-        self.answers = Counter(
-            "policybot_answers", "Answers by status", ["channel", "status"], registry=self.registry
-        )
-        self.errors = Counter(
-            "policybot_errors", "Requests that failed", ["channel", "kind"], registry=self.registry
-        )
-        self.latency = Histogram(
-            "policybot_answer_seconds",
-            "Time to compose an answer",
-            ["channel"],
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
-            registry=self.registry,
-        )
-
-    def observe(self, channel: str, status: str, started: float) -> None:
-        self.questions.labels(channel).inc()
-        self.answers.labels(channel, status).inc()
-        self.latency.labels(channel).observe(time.perf_counter() - started)
 
 
 METRICS = web.AppKey("metrics", Metrics)
@@ -67,7 +39,7 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
-async def metrics(request: web.Request) -> web.Response:
+async def metrics_page(request: web.Request) -> web.Response:
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -78,13 +50,14 @@ def create_app(assistant: Assistant, settings: Settings | None = None) -> web.Ap
     from adapters import web as web_chat
 
     settings = settings or Settings.from_env()
-    conversation = Conversation(assistant, Preferences(), settings.default_school)
+    metrics = Metrics()
+    conversation = Conversation(assistant, Preferences(), settings.default_school, metrics)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[ASSISTANT] = assistant
     app[CONVERSATION] = conversation
-    app[METRICS] = Metrics()
+    app[METRICS] = metrics
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/metrics", metrics_page)
     web_chat.mount(app)
     log.info("channel web: on (GET / and POST /api/ask need no credentials)")
     log.info(slack.mount(app, conversation, settings))

@@ -68,17 +68,22 @@ class Harness:
         return await self.post(body, sign(body), "application/x-www-form-urlencoded")
 
 
-def run_slack(kb, scenario, mapping: dict[str, str] | None = None) -> None:
+def run_slack(
+    kb, scenario, mapping: dict[str, str] | None = None, post_delay: float = 0.0, assistant=None
+) -> None:
     kb = dataclasses.replace(
         kb, channel_schools={f"slack:team:{FakeSlackApi.TEAM_ID}": "wolverhampton", **(mapping or {})}
     )
 
+    if assistant is not None:
+        assistant.swap(kb)  # same mapping as everyone else, on the assistant under test
+
     async def main() -> None:
-        slack = await FakeSlackApi().start()
+        slack = await FakeSlackApi(post_delay).start()
         settings = Settings(
             slack_signing_secret=SECRET, slack_bot_token="xoxb-test", slack_api_url=f"{slack.url}/api/"
         )
-        runner = web.AppRunner(create_app(Assistant(kb), settings))
+        runner = web.AppRunner(create_app(assistant or Assistant(kb), settings))
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -332,3 +337,52 @@ def test_unknown_school_asks_which_school_and_school_command_remembers(kb):
             await slack.stop()
 
     asyncio.run(unmapped_run())
+
+
+def test_the_ack_comes_before_the_answer_is_posted(kb):
+    async def scenario(h: Harness):
+        started = time.perf_counter()
+        assert await h.event(mention("can i be friends with pupils?"), "EvSlowSlack") == 200
+        acked = time.perf_counter() - started
+        assert acked < 1.0, acked  # Slack's Web API takes 2 s here; the ack must not wait for it
+        await h.slack.wait_for(lambda: h.slack.named("chat.postMessage"), timeout=10)
+
+    run_slack(kb, scenario, post_delay=2.0)
+
+
+class BrokenAssistant(Assistant):
+    def ask(self, question, school_id):
+        raise RuntimeError("index exploded")
+
+
+def test_an_internal_error_gives_a_short_apology_with_a_contact_and_counts_it(kb, caplog):
+    async def scenario(h: Harness):
+        await h.event(mention("can i post pics of my class?"), "EvBroken")
+        await h.slack.wait_for(lambda: h.slack.named("chat.postMessage"))
+        text = all_text(h.slack.named("chat.postMessage")[0])
+        assert "Sorry, something went wrong" in text and "the school's HR provider" in text
+        assert "Traceback" not in text and "index exploded" not in text
+        async with h.session.get(f"{h.base}/metrics") as r:
+            assert 'policybot_errors_total{channel="slack",kind="internal"} 1.0' in await r.text()
+
+    run_slack(kb, scenario, assistant=BrokenAssistant(kb))
+    assert any("index exploded" in (r.exc_text or "") for r in caplog.records if r.name == "policybot.slack")
+
+
+def test_answers_are_counted_by_channel_and_status(kb):
+    async def scenario(h: Harness):
+        await h.event(mention("can i be friends with pupils on fb?"), "EvCount")
+        await h.slack.wait_for(lambda: h.slack.named("chat.postMessage"))
+        async with h.session.get(f"{h.base}/metrics") as r:
+            text = await r.text()
+        assert 'policybot_answers_total{channel="slack",status="answered"} 1.0' in text
+        assert 'policybot_answer_seconds_count{channel="slack"} 1.0' in text
+
+    run_slack(kb, scenario)
+
+
+def test_socket_mode_replaces_the_public_route_when_an_app_token_is_set(assistant):
+    settings = Settings(slack_signing_secret=SECRET, slack_bot_token="xoxb-t", slack_app_token="xapp-t")
+    app = create_app(assistant, settings)
+    assert all(r.resource.canonical != "/slack/events" for r in app.router.routes())
+    assert len(app.on_startup) >= 1  # connects out to Slack when the server starts

@@ -90,3 +90,22 @@ def test_page_is_self_contained_and_lists_schools(assistant):
         assert {s["id"] for s in schools} == {"howitt", "wolverhampton", "crynallt", "rutland", "reading"}
 
     serve_and(assistant, scenario)
+
+
+def test_an_internal_error_is_a_short_apology_without_details(kb):
+    from bot import Assistant
+
+    class Broken(Assistant):
+        def ask(self, question, school_id):
+            raise RuntimeError("secret internals")
+
+    async def scenario(session, base):
+        async with session.post(
+            f"{base}/api/ask", json={"school": "reading", "question": "can i post?"}
+        ) as r:
+            assert r.status == 500
+            data = await r.json()
+        assert data["error"].startswith("Sorry, something went wrong") and "the HR team" in data["error"]
+        assert "secret internals" not in json.dumps(data)
+
+    serve_and(Broken(kb), scenario)

@@ -65,8 +65,9 @@ class FakeSlackApi(LocalServer):
     TEAM_ID = "T0FAKE"
     BOT_USER = "UBOTFAKE"
 
-    def __init__(self) -> None:
+    def __init__(self, post_delay: float = 0.0) -> None:
         super().__init__()
+        self.post_delay = post_delay  # a slow Slack: chat.postMessage answers after this many seconds
         self.app.router.add_post("/api/{method}", self.api)
         self.app.router.add_post("/response/{id}", self.response_url)
 
@@ -87,6 +88,7 @@ class FakeSlackApi(LocalServer):
                 }
             )
         if method == "chat.postMessage":
+            await asyncio.sleep(self.post_delay)
             return web.json_response(
                 {
                     "ok": True,
