@@ -24,8 +24,8 @@ K1 = 1.2
 B = 0.5
 EPSILON = 0.25
 EXAMPLE_WEIGHT = 0.75
-MIN_COVERAGE = 0.68  # share of the question's typed words (idf-weighted) that the best clause contains
-MIN_COVERAGE_SOCIAL = 0.15  # the same when the question names a social-media word (scope.yaml)
+MIN_COVERAGE = 0.62  # share of the question's typed words (idf-weighted) that the best clause contains
+MIN_COVERAGE_SOCIAL = 0.1  # the same when the question names a social-media word (scope.yaml)
 MIN_SCORE = 3.0  # and an absolute floor, so one shared common word never answers
 
 
