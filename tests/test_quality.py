@@ -13,8 +13,6 @@ from bot.evaluation import evaluate, load_cases
 from tests.conftest import REPO, SHARED
 
 DEV_SET = SHARED / "eval" / "dev.yaml"
-CHAT_SET = REPO / "tests" / "eval" / "chat.yaml"
-CHAT2_SET = REPO / "tests" / "eval" / "chat2.yaml"
 
 
 def _report(assistant, path):
@@ -37,21 +35,19 @@ def test_dev_set_meets_the_issue_floors(assistant):
     assert metrics["false_no_match"] == 0, misses
 
 
-def test_independent_chat_set_meets_the_held_out_targets(assistant):
-    metrics, misses = _report(assistant, CHAT_SET)
-    assert metrics["top1"] >= 0.88, misses
-    assert metrics["top3"] >= 0.95, misses
-    assert metrics["contacts"] >= 0.90, misses
-    assert metrics["no_match"] >= 0.85, misses
-    assert metrics["false_no_match"] <= 3, misses
+# The sets in tests/eval/ were each written from the seed policies alone, in the chat style of the judging
+# sets. chat.yaml guided the first tuning round, chat2.yaml the second and chat3.yaml only the gate's
+# calibration, so each is held to a floor a little under what it scores, and the first to the held-out targets.
+CHAT_FLOORS = {
+    "chat.yaml": {"top1": 0.88, "top3": 0.95, "contacts": 0.90, "no_match": 0.85},
+    "chat2.yaml": {"top1": 0.83, "top3": 0.90, "contacts": 0.90, "no_match": 0.85},
+    "chat3.yaml": {"top1": 0.80, "top3": 0.88, "contacts": 0.90, "no_match": 0.85},
+}
 
 
-def test_second_independent_chat_set_stays_near_the_held_out_targets(assistant):
-    # chat2.yaml was written after the first tuning round, from the seeds alone; its misses then guided one
-    # more round of synonyms, so it is held to slightly below the judging targets rather than at them.
-    metrics, misses = _report(assistant, CHAT2_SET)
-    assert metrics["top1"] >= 0.83, misses
-    assert metrics["top3"] >= 0.90, misses
-    assert metrics["contacts"] >= 0.90, misses
-    assert metrics["no_match"] >= 0.85, misses
+@pytest.mark.parametrize("name", sorted(CHAT_FLOORS))
+def test_independent_chat_sets_stay_above_their_floors(assistant, name):
+    metrics, misses = _report(assistant, REPO / "tests" / "eval" / name)
+    for metric, floor in CHAT_FLOORS[name].items():
+        assert metrics[metric] >= floor, (metric, metrics, misses)
     assert metrics["false_no_match"] <= 3, misses

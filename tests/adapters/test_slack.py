@@ -13,14 +13,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from adapters.slack import question_text
 from adapters.slack_blocks import SECTION_LIMIT, answer_blocks, escape
 from bot import Assistant
 from bot.server import create_app
 from bot.settings import Settings
-from tests.fakes.servers import FakeSlackApi
+from tests.fakes.servers import FakeSlackApi, serving
 
 SECRET = "test-signing-secret"
 
@@ -69,30 +68,28 @@ class Harness:
 
 
 def run_slack(
-    kb, scenario, mapping: dict[str, str] | None = None, post_delay: float = 0.0, assistant=None
+    kb,
+    scenario,
+    mapping: dict[str, str] | None = None,
+    post_delay: float = 0.0,
+    assistant=None,
+    mapped: bool = True,
 ) -> None:
-    kb = dataclasses.replace(
-        kb, channel_schools={f"slack:team:{FakeSlackApi.TEAM_ID}": "wolverhampton", **(mapping or {})}
-    )
-
-    if assistant is not None:
-        assistant.swap(kb)  # same mapping as everyone else, on the assistant under test
+    """Run `scenario` against the real server wired to a fake Slack; the workspace maps to Wolverhampton."""
+    workspace = {f"slack:team:{FakeSlackApi.TEAM_ID}": "wolverhampton"} if mapped else {}
+    kb = dataclasses.replace(kb, channel_schools={**workspace, **(mapping or {})})
+    assistant = assistant or Assistant(kb)
+    assistant.swap(kb)
 
     async def main() -> None:
         slack = await FakeSlackApi(post_delay).start()
         settings = Settings(
             slack_signing_secret=SECRET, slack_bot_token="xoxb-test", slack_api_url=f"{slack.url}/api/"
         )
-        runner = web.AppRunner(create_app(assistant or Assistant(kb), settings))
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
         try:
-            async with aiohttp.ClientSession() as session:
+            async with serving(create_app(assistant, settings)) as base, aiohttp.ClientSession() as session:
                 await scenario(Harness(session, base, slack))
         finally:
-            await runner.cleanup()
             await slack.stop()
 
     asyncio.run(main())
@@ -316,27 +313,7 @@ def test_unknown_school_asks_which_school_and_school_command_remembers(kb):
         await h.slack.wait_for(lambda: len(h.slack.named("chat.postMessage")) == 2)
         assert "A Reading Borough Council school" in all_text(h.slack.named("chat.postMessage")[1])
 
-    kb_without_mapping = dataclasses.replace(kb)
-    kb_without_mapping = dataclasses.replace(kb_without_mapping, channel_schools={})
-
-    async def unmapped_run():
-        slack = await FakeSlackApi().start()
-        settings = Settings(
-            slack_signing_secret=SECRET, slack_bot_token="xoxb-test", slack_api_url=f"{slack.url}/api/"
-        )
-        runner = web.AppRunner(create_app(Assistant(kb_without_mapping), settings))
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-        try:
-            async with aiohttp.ClientSession() as session:
-                await scenario(Harness(session, base, slack))
-        finally:
-            await runner.cleanup()
-            await slack.stop()
-
-    asyncio.run(unmapped_run())
+    run_slack(kb, scenario, mapped=False)
 
 
 def test_the_ack_comes_before_the_answer_is_posted(kb):

@@ -9,13 +9,12 @@ from typing import Any
 
 import aiohttp
 import jwt
-from aiohttp import web
 
 from adapters.teams_cards import CARD_VERSION, CONTENT_TYPE
 from bot import Assistant
 from bot.server import create_app
 from bot.settings import Settings
-from tests.fakes.servers import FakeConnector
+from tests.fakes.servers import FakeConnector, serving
 
 TENANT = "tenant-fake-1"
 BOT = {"id": "28:policybot", "name": "Policy Assistant"}
@@ -55,16 +54,13 @@ def run_teams(kb, scenario, settings: Settings | None = None) -> None:
 
     async def main() -> None:
         connector = await FakeConnector().start()
-        runner = web.AppRunner(create_app(Assistant(kb), settings))
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
         try:
-            async with aiohttp.ClientSession() as session:
+            async with (
+                serving(create_app(Assistant(kb), settings)) as base,
+                aiohttp.ClientSession() as session,
+            ):
                 await scenario(session, f"{base}/api/messages", connector)
         finally:
-            await runner.cleanup()
             await connector.stop()
 
     asyncio.run(main())

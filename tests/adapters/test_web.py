@@ -7,23 +7,15 @@ import json
 from collections.abc import Awaitable, Callable
 
 import aiohttp
-from aiohttp import web
 
 from bot.server import create_app
+from tests.fakes.servers import serving
 
 
 def serve_and(assistant, scenario: Callable[[aiohttp.ClientSession, str], Awaitable[None]]) -> None:
     async def main() -> None:
-        runner = web.AppRunner(create_app(assistant))
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        try:
-            async with aiohttp.ClientSession() as session:
-                await scenario(session, f"http://127.0.0.1:{port}")
-        finally:
-            await runner.cleanup()
+        async with serving(create_app(assistant)) as base, aiohttp.ClientSession() as session:
+            await scenario(session, base)
 
     asyncio.run(main())
 
