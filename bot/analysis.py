@@ -139,20 +139,20 @@ class Analyzer:
         return spans
 
     def _combine(self, spans: list[_Span], rule: Combination) -> None:
-        def starts(at: int, phrases: frozenset[tuple[str, ...]]) -> bool:
-            for phrase in phrases:
-                if len(phrase) == 1:
-                    if phrase[0] in spans[at].words:
-                        return True
-                elif tuple(t for s in spans[at : at + len(phrase)] for t in s.typed)[: len(phrase)] == phrase:
-                    return True
-            return False
+        when_words, when_phrases = _split(rule.when)
+        then_words, then_phrases = _split(rule.then)
+
+        def starts(at: int, words: frozenset[str], phrases: tuple[tuple[str, ...], ...]) -> bool:
+            if not words.isdisjoint(spans[at].words):
+                return True
+            typed = tuple(t for s in spans[at : at + 4] for t in s.typed)
+            return any(typed[: len(p)] == p for p in phrases)
 
         for a in range(len(spans)):
-            if not starts(a, rule.when):
+            if not starts(a, when_words, when_phrases):
                 continue
             for b in range(a + 1, min(a + 1 + self.WINDOW, len(spans))):
-                if starts(b, rule.then):
+                if starts(b, then_words, then_phrases):
                     spans[b].words += [w for w in rule.adds if w not in spans[b].words]
                     break
 
@@ -171,6 +171,12 @@ class Analyzer:
     def terms(self, text: str) -> list[str]:
         """The stemmed search terms of `text`, in order, duplicates kept (BM25 counts them)."""
         return [stem(w) for span in self._spans(text) for w in span.words if _is_term(w)]
+
+
+@lru_cache(maxsize=256)
+def _split(phrases: frozenset[tuple[str, ...]]) -> tuple[frozenset[str], tuple[tuple[str, ...], ...]]:
+    """Single words (checked as a set, the common case) apart from multi-word phrases."""
+    return frozenset(p[0] for p in phrases if len(p) == 1), tuple(p for p in phrases if len(p) > 1)
 
 
 def _is_term(token: str) -> bool:

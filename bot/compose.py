@@ -126,12 +126,10 @@ class Composer:
             for t in kb.topics.values()
         }
         self.by_topic: dict[tuple[str, str], list[Clause]] = {}
-        # Term sets for picking the most fitting clause of a topic, computed once rather than per question.
-        self.clause_terms: dict[str, frozenset[str]] = {}
+        # Term sets for picking the most fitting clause of a topic: the retriever's, so nothing is analysed twice.
+        self.clause_terms: dict[str, frozenset[str]] = dict(retriever.clause_terms)
         for policy in kb.policies.values():
             for clause in policy.clauses:
-                text = " ".join((clause.quote, *clause.examples))
-                self.clause_terms[clause.id] = frozenset(retriever.analyzer.terms(text))
                 for topic in clause.topics:
                     self.by_topic.setdefault((policy.id, topic), []).append(clause)
 
@@ -177,7 +175,7 @@ class Composer:
         for topic in topics:
             candidates = self.by_topic.get((policy_id, topic))
             if candidates:
-                return max(candidates, key=lambda c: len(terms & self.clause_terms[c.id]))
+                return max(candidates, key=lambda c: len(terms & self.clause_terms.get(c.id, frozenset())))
         return None
 
     def _topic_for(self, clause: Clause, terms: set[str]) -> str | None:

@@ -64,3 +64,34 @@ def test_the_index_is_built_at_load_time_not_per_question(kb, monkeypatch):
 def test_schools_that_share_policies_share_one_index(kb):
     index = retrieval.Retriever(kb).indexes
     assert len({id(i) for i in index.values()}) == len({s.policies for s in kb.schools.values()})
+
+
+def test_postings_score_exactly_as_rank_bm25_does(kb):
+    import numpy as np
+    from rank_bm25 import BM25Okapi
+
+    index = retrieval.Retriever(kb).indexes["wolverhampton"]
+    docs = [index._body(c, kb) for c in index.clauses]
+    reference = BM25Okapi(docs, k1=retrieval.K1, b=retrieval.B, epsilon=retrieval.EPSILON)
+    fast = retrieval.Postings(reference, docs)
+    for question in [
+        "can i be friends with pupils",
+        "report a breach to the headteacher",
+        "zzz unknown words",
+    ]:
+        terms = index.analyzer.terms(question)
+        assert np.allclose(fast.get_scores(terms), reference.get_scores(terms))
+
+
+def test_a_clause_scores_its_two_best_examples(kb):
+    import numpy as np
+
+    index = retrieval.Retriever(kb).indexes["reading"]
+    per_example = np.zeros(len(index.example_owner))
+    owner = index.example_owner
+    first_clause = owner[0]
+    its_examples = np.flatnonzero(owner == first_clause)
+    per_example[its_examples[:3]] = [1.0, 3.0, 2.0]
+    first, second = index._two_best(per_example)
+    assert first[first_clause] == 3.0 and second[first_clause] == 2.0
+    assert first.sum() == 3.0 and second.sum() == 2.0
