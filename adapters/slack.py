@@ -1,21 +1,26 @@
 """Slack: Events API, slash command, buttons and App Home through slack-bolt's async app.
 
-Listeners ack first and then delegate to the core's Conversation; nothing slow happens before the ack. Bolt
-verifies every request's signature and timestamp (401 otherwise). Retried events are answered once.
+Over HTTP, `AckFirstDispatcher` verifies each request's signature and timestamp (401 otherwise), acks at once,
+and hands the request to bolt on a bounded queue; listeners then delegate to the core's Conversation. In
+Socket Mode bolt acks itself before the listener runs. Retried events are answered once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
 import re
 from typing import Any
 
+import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack_blocks import home_view, reply_message
@@ -33,6 +38,7 @@ SLASH_COMMAND = "/policy"
 SUBSCRIBED_EVENTS = ("app_home_opened", "app_mention", "message.im")
 BOT_SCOPES = ("app_mentions:read", "chat:write", "commands", "im:history", "im:read", "im:write")
 SLACK_APP = web.AppKey("slack_app", AsyncApp)
+SLACK_DISPATCHER = web.AppKey("slack_dispatcher", object)
 
 _MENTION = re.compile(r"<[@!#][^>]*>")
 _LINK = re.compile(r"<(?:https?|mailto):[^|>]*\|([^>]*)>|<((?:https?|mailto):[^>]*)>")
@@ -61,13 +67,21 @@ def scopes(team_id: str | None, channel_id: str | None) -> tuple[str, ...]:
 
 
 def build_slack_app(
-    conversation: Conversation, settings: Settings, dedup: EventDeduplicator | None = None
+    conversation: Conversation,
+    settings: Settings,
+    dedup: EventDeduplicator | None = None,
+    process_before_response: bool = False,
 ) -> AsyncApp:
     client = AsyncWebClient(
         token=settings.slack_bot_token,
         **({"base_url": settings.slack_api_url.rstrip("/") + "/"} if settings.slack_api_url else {}),
     )
-    app = AsyncApp(signing_secret=settings.slack_signing_secret, client=client, name="policy-assistant")
+    app = AsyncApp(
+        signing_secret=settings.slack_signing_secret,
+        client=client,
+        name="policy-assistant",
+        process_before_response=process_before_response,
+    )
     dedup = dedup or EventDeduplicator()
 
     @app.middleware
@@ -182,17 +196,97 @@ def build_slack_app(
     return app
 
 
+class AckFirstDispatcher:
+    """HTTP front for bolt: verify, acknowledge at once, then let bolt do the work from a bounded queue.
+
+    Slack only needs an empty 200 within 3 seconds for events, commands and button clicks (answers go out via
+    chat.postMessage or the response_url). Acking before bolt's middleware and listeners run keeps the ack
+    fast under load, and the queue's workers bound how much answering competes with acking.
+    """
+
+    def __init__(
+        self, slack_app: AsyncApp, signing_secret: str, metrics, workers: int = 8, backlog: int = 5000
+    ):
+        self.slack_app = slack_app
+        self.verifier = SignatureVerifier(signing_secret)
+        self.metrics = metrics
+        self.queue: asyncio.Queue[AsyncBoltRequest] = asyncio.Queue(maxsize=backlog)
+        self.worker_count = workers
+        self.workers: list[asyncio.Task] = []
+
+    async def start(self, _: web.Application) -> None:
+        self.workers = [asyncio.create_task(self._work()) for _ in range(self.worker_count)]
+
+    async def stop(self, _: web.Application) -> None:
+        try:
+            await asyncio.wait_for(self.queue.join(), timeout=5)  # let queued answers go out
+        except TimeoutError:
+            log.warning("stopping with %d Slack requests unanswered", self.queue.qsize())
+        for task in self.workers:
+            task.cancel()
+
+    async def _work(self) -> None:
+        while True:
+            bolt_request = await self.queue.get()
+            try:
+                await self.slack_app.async_dispatch(bolt_request)
+            except Exception:  # one bad request must not stop the worker
+                log.exception("Slack request failed after its ack")
+                self.metrics.errors.labels(CHANNEL, "internal").inc()
+            finally:
+                self.queue.task_done()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        headers = request.headers
+        if not self.verifier.is_valid_request(body, dict(headers)):
+            self.metrics.errors.labels(CHANNEL, "bad_signature").inc()
+            log.warning("Slack request refused: missing, invalid or stale signature")
+            return web.json_response({"error": "invalid request"}, status=401)
+        bolt_request = AsyncBoltRequest(
+            body=body.decode("utf-8"), query=request.query_string, headers=headers
+        )
+        if _needs_bolt_reply(body):
+            return await to_aiohttp_response(await self.slack_app.async_dispatch(bolt_request))
+        try:
+            self.queue.put_nowait(bolt_request)
+        except asyncio.QueueFull:  # Slack retries a non-2xx, so nothing is lost by refusing now
+            self.metrics.errors.labels(CHANNEL, "backlog_full").inc()
+            log.error("Slack backlog full (%d); asking Slack to retry", self.queue.qsize())
+            return web.json_response({"error": "busy"}, status=503)
+        return web.Response(status=200)
+
+
+def _needs_bolt_reply(body: bytes) -> bool:
+    """URL verification and SSL checks need bolt's own response body; everything else is a bare ack."""
+    return body.startswith(b"ssl_check=") or (body.startswith(b"{") and b'"url_verification"' in body[:200])
+
+
 async def slack_events(request: web.Request) -> web.Response:
-    bolt_response = await request.app[SLACK_APP].async_dispatch(await to_bolt_request(request))
-    return await to_aiohttp_response(bolt_response)
+    return await request.app[SLACK_DISPATCHER].handle(request)
 
 
 def mount(app: web.Application, conversation: Conversation, settings: Settings) -> str:
     """Mount Slack when configured; return the log line that says whether it is on and why."""
     if not settings.slack_enabled:
         return "channel slack: off (set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN to enable)"
-    slack_app = build_slack_app(conversation, settings)
+    socket_mode = bool(settings.slack_app_token)
+    # Over HTTP our dispatcher acks first, so bolt may finish each request before returning; Socket Mode
+    # acks through bolt, which must then ack before the listener runs.
+    slack_app = build_slack_app(conversation, settings, process_before_response=not socket_mode)
     app[SLACK_APP] = slack_app
+
+    async def open_session(_: web.Application) -> None:
+        # One pooled HTTP session for Web API calls; without it slack_sdk opens a connection (and, against
+        # Slack, a TLS handshake) per chat.postMessage.
+        slack_app.client.session = aiohttp.ClientSession()
+
+    async def close_session(_: web.Application) -> None:
+        if slack_app.client.session is not None:
+            await slack_app.client.session.close()
+
+    app.on_startup.append(open_session)
+    app.on_cleanup.append(close_session)
     if settings.slack_app_token:
         from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
@@ -210,5 +304,9 @@ def mount(app: web.Application, conversation: Conversation, settings: Settings) 
         app.on_startup.append(start)
         app.on_cleanup.append(stop)
         return "channel slack: on (Socket Mode, because SLACK_APP_TOKEN is set)"
+    dispatcher = AckFirstDispatcher(slack_app, settings.slack_signing_secret or "", conversation.metrics)
+    app[SLACK_DISPATCHER] = dispatcher
+    app.on_startup.append(dispatcher.start)
+    app.on_shutdown.append(dispatcher.stop)
     app.router.add_post(EVENTS_PATH, slack_events)
     return f"channel slack: on (POST {EVENTS_PATH}, Events API with signature verification)"

@@ -363,3 +363,15 @@ def test_socket_mode_replaces_the_public_route_when_an_app_token_is_set(assistan
     app = create_app(assistant, settings)
     assert all(r.resource.canonical != "/slack/events" for r in app.router.routes())
     assert len(app.on_startup) >= 1  # connects out to Slack when the server starts
+
+
+def test_url_verification_gets_its_challenge_back(kb):
+    async def scenario(h: Harness):
+        body = json.dumps({"token": "x", "challenge": "c-123", "type": "url_verification"}).encode()
+        async with h.session.post(
+            f"{h.base}/slack/events", data=body, headers={**sign(body), "Content-Type": "application/json"}
+        ) as r:
+            assert r.status == 200
+            assert "c-123" in await r.text()
+
+    run_slack(kb, scenario)
