@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    """Where the SQLite file and the generated salt live: $XDG_DATA_HOME/policybot, else ~/.local/share/policybot."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "policybot"
 
 
 def _env(name: str) -> str | None:
@@ -23,6 +30,13 @@ class Settings:
     microsoft_app_type: str = "MultiTenant"
     microsoft_app_tenant_id: str | None = None
     teams_no_auth: bool = False
+    data_dir: Path = field(default_factory=default_data_dir)
+    database_url: str | None = field(default=None, repr=False)  # may carry a password
+    hash_salt: str | None = field(default=None, repr=False)
+    retention_days: int = 90
+    store_questions: bool = True
+    admin_token: str | None = field(default=None, repr=False)
+    buffer_size: int = 10_000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -37,6 +51,13 @@ class Settings:
             microsoft_app_type=_env("MICROSOFT_APP_TYPE") or "MultiTenant",
             microsoft_app_tenant_id=_env("MICROSOFT_APP_TENANT_ID"),
             teams_no_auth=_env("POLICYBOT_TEAMS_NO_AUTH") == "1",
+            data_dir=Path(_env("POLICYBOT_DATA_DIR") or default_data_dir()),
+            database_url=_env("POLICYBOT_DATABASE_URL"),
+            hash_salt=_env("POLICYBOT_HASH_SALT"),
+            retention_days=int(_env("POLICYBOT_RETENTION_DAYS") or 90),
+            store_questions=(_env("POLICYBOT_STORE_QUESTIONS") or "1") not in ("0", "false", "no"),
+            admin_token=_env("POLICYBOT_ADMIN_TOKEN"),
+            buffer_size=int(_env("POLICYBOT_BUFFER_SIZE") or 10_000),
         )
 
     @property
@@ -46,3 +67,28 @@ class Settings:
     @property
     def teams_enabled(self) -> bool:
         return bool(self.microsoft_app_id) or self.teams_no_auth
+
+
+# Every environment variable the server reads, for deploy/ files and their tests to check against.
+ENVIRONMENT = (
+    "POLICYBOT_KNOWLEDGE_DIR",
+    "POLICYBOT_DEFAULT_SCHOOL",
+    "POLICYBOT_HOST",
+    "POLICYBOT_PORT",
+    "POLICYBOT_DATA_DIR",
+    "POLICYBOT_DATABASE_URL",
+    "POLICYBOT_HASH_SALT",
+    "POLICYBOT_RETENTION_DAYS",
+    "POLICYBOT_STORE_QUESTIONS",
+    "POLICYBOT_ADMIN_TOKEN",
+    "POLICYBOT_BUFFER_SIZE",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_API_URL",
+    "MICROSOFT_APP_ID",
+    "MICROSOFT_APP_PASSWORD",
+    "MICROSOFT_APP_TYPE",
+    "MICROSOFT_APP_TENANT_ID",
+    "POLICYBOT_TEAMS_NO_AUTH",
+)
