@@ -26,7 +26,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack_blocks import home_view, reply_message
 from bot.compose import Answer
 from bot.conversation import EXAMPLE_QUESTIONS, Conversation
-from bot.dedup import EventDeduplicator
 from bot.errors import PolicyBotError
 from bot.settings import Settings
 
@@ -69,7 +68,6 @@ def scopes(team_id: str | None, channel_id: str | None) -> tuple[str, ...]:
 def build_slack_app(
     conversation: Conversation,
     settings: Settings,
-    dedup: EventDeduplicator | None = None,
     process_before_response: bool = False,
 ) -> AsyncApp:
     client = AsyncWebClient(
@@ -82,43 +80,50 @@ def build_slack_app(
         name="policy-assistant",
         process_before_response=process_before_response,
     )
-    dedup = dedup or EventDeduplicator()
 
     @app.middleware
     async def answer_each_event_once(body: dict, next) -> BoltResponse | None:  # noqa: A002 - bolt's name
         event_id = body.get("event_id")
-        if event_id and not dedup.first_time(f"slack:{event_id}"):
+        if event_id and not await conversation.recorder.claim_event(f"slack:{event_id}"):
             log.info("duplicate Slack event %s acknowledged without answering", event_id)
             return BoltResponse(status=200, body="")
         return await next()
 
-    def turn(text: str, team_id: str | None, user_id: str | None, channel_id: str | None):
+    async def turn(text: str, team_id: str | None, user_id: str | None, channel_id: str | None):
         key = user_key(team_id, user_id)
         try:
-            return conversation.reply(question_text(text), key, scopes(team_id, channel_id), CHANNEL)
+            return await conversation.reply(question_text(text), key, scopes(team_id, channel_id), CHANNEL)
         except Exception:  # an apology for the user, the details for the log
             log.exception("Slack turn failed")
             conversation.metrics.errors.labels(CHANNEL, "internal").inc()
-            return conversation.apology(conversation.school_for(key, scopes(team_id, channel_id)))
+            try:
+                school = await conversation.school_for(key, scopes(team_id, channel_id))
+            except Exception:  # noqa: BLE001 - the apology must not fail too
+                school = None
+            return conversation.apology(school)
 
     @app.event("app_mention")
     async def on_mention(event: dict, body: dict, say) -> None:
         if event.get("bot_id"):
             return
-        reply = turn(event.get("text", ""), body.get("team_id"), event.get("user"), event.get("channel"))
+        reply = await turn(
+            event.get("text", ""), body.get("team_id"), event.get("user"), event.get("channel")
+        )
         await say(**reply_message(reply), thread_ts=event.get("thread_ts") or event.get("ts"))
 
     @app.event("message")
     async def on_message(event: dict, body: dict, say) -> None:
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return  # channel chatter, edits and other bots' messages are not questions to us
-        reply = turn(event.get("text", ""), body.get("team_id"), event.get("user"), event.get("channel"))
+        reply = await turn(
+            event.get("text", ""), body.get("team_id"), event.get("user"), event.get("channel")
+        )
         await say(**reply_message(reply))
 
     @app.command(SLASH_COMMAND)
     async def on_command(ack, command: dict, respond) -> None:
         await ack()
-        reply = turn(
+        reply = await turn(
             command.get("text", ""), command.get("team_id"), command.get("user_id"), command.get("channel_id")
         )
         await respond(response_type="ephemeral", **reply_message(reply, shareable=isinstance(reply, Answer)))
@@ -135,7 +140,9 @@ def build_slack_app(
         await ack()
         value = _value(body)
         try:
-            answer = conversation.assistant.ask(value.get("q", ""), value.get("s", ""))
+            answer = conversation.assistant.ask(
+                value.get("q", ""), value.get("s", "")
+            )  # shared, not re-logged
         except PolicyBotError as exc:
             await respond(response_type="ephemeral", replace_original=False, text=exc.user_message)
             return
@@ -148,9 +155,10 @@ def build_slack_app(
         conversation.feedback(
             user_key(user.get("team_id") or body.get("team", {}).get("id"), user.get("id")),
             CHANNEL,
-            str(value.get("s")),
-            str(value.get("c")),
+            value.get("s"),
+            value.get("c"),
             helpful,
+            interaction_id=value.get("i"),
         )
         await respond(
             response_type="ephemeral",
@@ -167,7 +175,7 @@ def build_slack_app(
         await _feedback(ack, body, respond, False)
 
     async def _publish_home(client: AsyncWebClient, team_id: str | None, user_id: str) -> None:
-        school_id = conversation.school_for(user_key(team_id, user_id), scopes(team_id, None))
+        school_id = await conversation.school_for(user_key(team_id, user_id), scopes(team_id, None))
         kb = conversation.assistant.kb
         name = kb.schools[school_id].name if school_id else None
         schools = [(s.id, s.name) for s in conversation.schools()]

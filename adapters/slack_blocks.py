@@ -52,6 +52,7 @@ def button_value(answer: Answer) -> str:
     data = {
         "s": answer.school_id,
         "c": answer.clause.id if answer.clause else None,
+        "i": answer.interaction_id,
         "q": escape(answer.question[:1200]),
     }
     return json.dumps(data, separators=(",", ":"))[:VALUE_LIMIT]

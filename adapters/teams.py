@@ -21,7 +21,6 @@ from botbuilder.schema import ChannelAccount
 
 from adapters.teams_cards import reply_parts
 from bot.conversation import Conversation
-from bot.dedup import EventDeduplicator
 from bot.errors import PolicyBotError
 from bot.settings import Settings
 
@@ -82,13 +81,13 @@ def _plausible_bearer(header: str) -> bool:
 
 
 class PolicyBot(ActivityHandler):
-    def __init__(self, conversation: Conversation, dedup: EventDeduplicator):
+    def __init__(self, conversation: Conversation):
         self.conversation = conversation
-        self.dedup = dedup
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
-        if activity.id and not self.dedup.first_time(f"teams:{activity.conversation.id}:{activity.id}"):
+        claim = f"teams:{activity.conversation.id}:{activity.id}"
+        if activity.id and not await self.conversation.recorder.claim_event(claim):
             log.info("duplicate Teams activity %s acknowledged without answering", activity.id)
             return
         if isinstance(activity.value, dict) and activity.value.get("action") == "feedback":
@@ -98,11 +97,15 @@ class PolicyBot(ActivityHandler):
         text = " ".join(_AT_TAG.sub(" ", text or "").split())
         key = _user_key(activity)
         try:
-            reply = self.conversation.reply(text, key, _scopes(activity), CHANNEL)
+            reply = await self.conversation.reply(text, key, _scopes(activity), CHANNEL)
         except Exception:  # an apology for the user, the details for the log
             log.exception("Teams turn failed")
             self.conversation.metrics.errors.labels(CHANNEL, "internal").inc()
-            reply = self.conversation.apology(self.conversation.school_for(key, _scopes(activity)))
+            try:
+                school = await self.conversation.school_for(key, _scopes(activity))
+            except Exception:  # noqa: BLE001 - the apology must not fail too
+                school = None
+            reply = self.conversation.apology(school)
         fallback, card = reply_parts(reply)
         message = (
             MessageFactory.attachment(CardFactory.adaptive_card(card), text=fallback)
@@ -117,9 +120,11 @@ class PolicyBot(ActivityHandler):
         self.conversation.feedback(
             _user_key(turn_context.activity),
             CHANNEL,
-            str(value.get("s")),
-            str(value.get("c")),
+            value.get("s"),
+            value.get("c"),
             bool(value.get("helpful")),
+            interaction_id=value.get("i"),
+            comment=value.get("comment"),
         )
         await turn_context.send_activity("Thanks, your feedback helps HR improve the answers.")
 
@@ -130,13 +135,15 @@ class PolicyBot(ActivityHandler):
         for member in members_added:
             if member.id == activity.recipient.id:
                 continue  # the bot itself joining
-            if not self.dedup.first_time(f"teams-greet:{activity.conversation.id}:{member.id}"):
+            if not await self.conversation.recorder.claim_event(
+                f"teams-greet:{activity.conversation.id}:{member.id}"
+            ):
                 continue
-            school = self.conversation.school_for(
+            school = await self.conversation.school_for(
                 f"teams:{_tenant(activity) or '-'}:{member.id}", _scopes(activity)
             )
             fallback, card = reply_parts(
-                self.conversation.reply("help", f"teams:-:{member.id}", _scopes(activity))
+                await self.conversation.reply("help", f"teams:-:{member.id}", _scopes(activity))
             )
             if school is None or card is None:
                 await turn_context.send_activity(MessageFactory.text(fallback))
@@ -149,7 +156,7 @@ class PolicyBot(ActivityHandler):
 class TeamsChannel:
     def __init__(self, conversation: Conversation, settings: Settings):
         self.adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_AuthConfig(settings)))
-        self.bot = PolicyBot(conversation, EventDeduplicator())
+        self.bot = PolicyBot(conversation)
 
         async def on_error(context: TurnContext, error: Exception) -> None:
             log.error("Teams turn error: %s", error, exc_info=error)

@@ -64,7 +64,12 @@ def answer_card(answer: Answer) -> dict[str, Any]:
             {"type": "Action.ShowCard", "title": "How other schools differ", "card": _card(differences)}
         )
     if answer.status == ANSWERED and answer.clause:
-        data = {"action": "feedback", "s": answer.school_id, "c": answer.clause.id}
+        data = {
+            "action": "feedback",
+            "s": answer.school_id,
+            "c": answer.clause.id,
+            "i": answer.interaction_id,
+        }
         actions += [
             {"type": "Action.Submit", "title": "👍 Helpful", "data": {**data, "helpful": True}},
             {"type": "Action.Submit", "title": "👎 Not helpful", "data": {**data, "helpful": False}},

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from importlib import resources
 
 from aiohttp import web
@@ -29,7 +28,6 @@ def _error(status: int, message: str, **context) -> web.Response:
 
 async def ask(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
-    started = time.perf_counter()
     try:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
@@ -48,7 +46,7 @@ async def ask(request: web.Request) -> web.Response:
         metrics.errors.labels(CHANNEL, "no_school").inc()
         return _error(400, "Choose a school.", question=question)
     try:
-        answer = request.app[ASSISTANT].ask(question, school)
+        answer = request.app[CONVERSATION].answer(question, school, CHANNEL)
     except UnknownSchool as exc:
         metrics.errors.labels(CHANNEL, "unknown_school").inc()
         return _error(404, exc.user_message, school=school)
@@ -60,8 +58,29 @@ async def ask(request: web.Request) -> web.Response:
         metrics.errors.labels(CHANNEL, "internal").inc()
         apology = request.app[CONVERSATION].apology(school)
         return _error(500, apology.message, school=school)
-    metrics.observe(CHANNEL, answer.status, started)
     return web.json_response(answer_dict(answer))
+
+
+async def feedback(request: web.Request) -> web.Response:
+    """A 👍/👎 from the web page: `{"interaction_id": ..., "helpful": true|false, "comment": optional}`."""
+    try:
+        payload = json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "The request body is not valid JSON.")
+    if not isinstance(payload, dict) or not isinstance(payload.get("helpful"), bool):
+        return _error(400, 'Send {"interaction_id": "...", "helpful": true or false}.')
+    interaction = payload.get("interaction_id")
+    comment = payload.get("comment")
+    if not isinstance(interaction, str) or not interaction or len(interaction) > 64:
+        return _error(400, "`interaction_id` is missing.")
+    if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
+        return _error(400, "`comment` must be text of at most 2,000 characters.")
+    school = payload.get("school") if isinstance(payload.get("school"), str) else None
+    clause = payload.get("clause_id") if isinstance(payload.get("clause_id"), str) else None
+    request.app[CONVERSATION].feedback(
+        "web:anonymous", CHANNEL, school, clause, payload["helpful"], interaction, comment
+    )
+    return web.json_response({"status": "ok"})
 
 
 async def schools(request: web.Request) -> web.Response:
@@ -80,3 +99,4 @@ def mount(app: web.Application) -> None:
     app.router.add_get("/", page)
     app.router.add_get("/api/schools", schools)
     app.router.add_post("/api/ask", ask)
+    app.router.add_post("/api/feedback", feedback)

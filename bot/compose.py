@@ -80,6 +80,7 @@ class Answer:
     topic_title: str | None = None
     review_note: str | None = None
     examples: tuple[str, ...] = field(default=())
+    interaction_id: str | None = None  # set once the answer is logged, so feedback can point back to it
 
     @property
     def clauses(self) -> tuple[CitedClause, ...]:

@@ -50,6 +50,7 @@ def answer_dict(answer: Answer) -> dict[str, Any]:
         ],
         "topic": {"id": answer.topic_id, "title": answer.topic_title} if answer.topic_id else None,
         "review_note": answer.review_note,
+        "interaction_id": answer.interaction_id,
     }
 
 

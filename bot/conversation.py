@@ -7,6 +7,7 @@ every channel behaves the same.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -17,8 +18,9 @@ from bot.assistant import Assistant
 from bot.compose import Answer
 from bot.errors import PolicyBotError, UnknownSchool
 from bot.metrics import Metrics
-from bot.preferences import Preferences
 from bot.privacy import hash_user
+from bot.store.recorder import Recorder
+from bot.store.records import Feedback, Interaction
 
 log = logging.getLogger("policybot.conversation")
 
@@ -105,13 +107,15 @@ class Conversation:
     def __init__(
         self,
         assistant: Assistant,
-        preferences: Preferences,
+        recorder: Recorder | None = None,
         default_school: str | None = None,
         metrics: Metrics | None = None,
+        store_questions: bool = True,
     ):
         self.assistant = assistant
-        self.preferences = preferences
-        self.metrics = metrics or Metrics()
+        self.metrics = metrics or (recorder.metrics if recorder else Metrics())
+        self.recorder = recorder or Recorder(None, self.metrics)
+        self.store_questions = store_questions
         self.default_school = (
             default_school if default_school is not None else os.environ.get("POLICYBOT_DEFAULT_SCHOOL")
         )
@@ -121,10 +125,10 @@ class Conversation:
         kb = self.assistant.kb
         return tuple(SchoolChoice(s.id, s.name) for s in sorted(kb.schools.values(), key=lambda s: s.name))
 
-    def school_for(self, user_key: str, scopes: tuple[str, ...] = ()) -> str | None:
+    async def school_for(self, user_key: str, scopes: tuple[str, ...] = ()) -> str | None:
         """The user's own choice, else the most specific mapped scope (channel before workspace), else the default."""
         kb = self.assistant.kb
-        chosen = self.preferences.school_of(hash_user(user_key))
+        chosen = await self.recorder.school_of(hash_user(user_key))
         if chosen in kb.schools:
             return chosen
         for scope in scopes:
@@ -148,20 +152,47 @@ class Conversation:
 
     def choose_school(self, user_key: str, school_id: str) -> SchoolChosen:
         school = self.assistant.kb.school(school_id)  # raises UnknownSchool
-        self.preferences.set_school(hash_user(user_key), school.id)
+        self.recorder.set_school(hash_user(user_key), school.id)
         return SchoolChosen(SchoolChoice(school.id, school.name))
 
     # -- a turn ------------------------------------------------------------------------------------------------
-    def reply(self, text: str, user_key: str, scopes: tuple[str, ...] = (), channel: str = "chat") -> Reply:
+    async def reply(
+        self, text: str, user_key: str, scopes: tuple[str, ...] = (), channel: str = "chat"
+    ) -> Reply:
         started = time.perf_counter()
-        reply = self._reply(text, user_key, scopes)
+        text = " ".join((text or "").split())
+        school_id = await self.school_for(user_key, scopes)
+        reply = self._reply(text, user_key, school_id)
+        if isinstance(reply, Answer):
+            reply = self._logged(reply, channel, hash_user(user_key), started)
         status = reply.status if isinstance(reply, Answer) else type(reply).__name__.lower()
         self.metrics.observe(channel, status, started)
         return reply
 
-    def _reply(self, text: str, user_key: str, scopes: tuple[str, ...]) -> Reply:
-        text = " ".join((text or "").split())
-        school_id = self.school_for(user_key, scopes)
+    def answer(self, question: object, school_id: str, channel: str, user_key: str | None = None) -> Answer:
+        """Answer and log one question whose school is already known (the web chat, the API)."""
+        started = time.perf_counter()
+        answer = self.assistant.ask(question, school_id)
+        answer = self._logged(answer, channel, hash_user(user_key) if user_key else None, started)
+        self.metrics.observe(channel, answer.status, started)
+        return answer
+
+    def _logged(self, answer: Answer, channel: str, user_hash: str | None, started: float) -> Answer:
+        record = Interaction(
+            school=answer.school_id,
+            channel=channel,
+            status=answer.status,
+            user_hash=user_hash,
+            question=answer.question if self.store_questions else None,
+            clause_id=answer.clause.id if answer.clause else None,
+            topic=answer.topic_id,
+            score=answer.clause.score if answer.clause else None,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+        self.recorder.record(record)
+        return dataclasses.replace(answer, interaction_id=record.id)
+
+    def _reply(self, text: str, user_key: str, school_id: str | None) -> Reply:
         command = _SCHOOL_COMMAND.match(text)
         if command and len(text) <= 80:
             choice = self.find_school(command.group("name"))
@@ -196,12 +227,33 @@ class Conversation:
         who = f" In the meantime, please ask {contact}." if contact else ""
         return Notice(f"Sorry, something went wrong on our side and I could not answer.{who}")
 
-    def feedback(self, user_key: str, channel: str, school_id: str, clause_id: str, helpful: bool) -> None:
-        """A 👍/👎 click. Storage arrives with the storage issue; until then it is logged, with the user hashed."""
+    def feedback(
+        self,
+        user_key: str,
+        channel: str,
+        school_id: str | None,
+        clause_id: str | None,
+        helpful: bool,
+        interaction_id: str | None = None,
+        comment: str | None = None,
+    ) -> None:
+        """A 👍/👎 click, tied to the answer's interaction; the user is hashed before anything keeps it."""
+        user = hash_user(user_key)
+        self.recorder.record(
+            Feedback(
+                helpful=helpful,
+                channel=channel,
+                school=school_id,
+                clause_id=clause_id,
+                interaction_id=interaction_id,
+                user_hash=user,
+                comment=(comment or None) and comment[:2000],
+            )
+        )
         log.info(
             "feedback channel=%s user=%s school=%s clause=%s helpful=%s",
             channel,
-            hash_user(user_key),
+            user,
             school_id,
             clause_id,
             helpful,

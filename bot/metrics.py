@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class Metrics:
@@ -20,6 +20,17 @@ class Metrics:
         )
         self.errors = Counter(
             "policybot_errors", "Requests that failed", ["channel", "kind"], registry=self.registry
+        )
+        self.records_dropped = Counter(
+            "policybot_records_dropped",
+            "Log records dropped because the buffer was full",
+            registry=self.registry,
+        )
+        self.records_buffered = Gauge(
+            "policybot_records_buffered", "Log records waiting to be written", registry=self.registry
+        )
+        self.storage_degraded = Gauge(
+            "policybot_storage_degraded", "1 while the database is unreachable", registry=self.registry
         )
         self.latency = Histogram(
             "policybot_answer_seconds",

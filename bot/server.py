@@ -6,6 +6,9 @@ health, Prometheus metrics and one log line per channel saying whether it is on.
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import hmac
 import logging
 
 from aiohttp import web
@@ -14,8 +17,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot.assistant import Assistant
 from bot.conversation import Conversation
 from bot.metrics import Metrics
-from bot.preferences import Preferences
+from bot.privacy import configure_salt
 from bot.settings import Settings
+from bot.store import Recorder, Store, database_url_for
 
 log = logging.getLogger("policybot.server")
 
@@ -25,6 +29,8 @@ CONVERSATION = web.AppKey("conversation", Conversation)
 
 
 METRICS = web.AppKey("metrics", Metrics)
+RECORDER = web.AppKey("recorder", Recorder)
+SETTINGS = web.AppKey("settings", Settings)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -35,6 +41,7 @@ async def healthz(request: web.Request) -> web.Response:
             "knowledge_version": kb.version,
             "clauses": kb.clause_count,
             "schools": len(kb.schools),
+            "storage": request.app[RECORDER].health(),
         }
     )
 
@@ -44,22 +51,128 @@ async def metrics_page(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def create_app(assistant: Assistant, settings: Settings | None = None) -> web.Application:
-    """One application for every channel; each channel mounts itself when its settings allow."""
+def create_app(
+    assistant: Assistant, settings: Settings | None = None, storage: bool = True
+) -> web.Application:
+    """One application for every channel; each channel mounts itself when its settings allow.
+
+    With `storage` (the default) interactions, feedback, processed events and chosen schools go to the database
+    of `settings` (SQLite in the data directory, or PostgreSQL), whose schema is upgraded on start.
+    """
     from adapters import slack, teams
     from adapters import web as web_chat
 
     settings = settings or Settings.from_env()
     metrics = Metrics()
-    conversation = Conversation(assistant, Preferences(), settings.default_school, metrics)
+    store = Store(database_url_for(settings)) if storage else None
+    if storage:
+        configure_salt(settings.hash_salt, settings.data_dir)
+    recorder = Recorder(store, metrics, capacity=settings.buffer_size)
+    conversation = Conversation(
+        assistant, recorder, settings.default_school, metrics, settings.store_questions
+    )
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[ASSISTANT] = assistant
     app[CONVERSATION] = conversation
     app[METRICS] = metrics
+    app[RECORDER] = recorder
+    app[SETTINGS] = settings
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
     web_chat.mount(app)
     log.info("channel web: on (GET / and POST /api/ask need no credentials)")
     log.info(slack.mount(app, conversation, settings))
     log.info(teams.mount(app, conversation, settings))
+    app.on_startup.append(_start_storage)
+    app.on_shutdown.append(_stop_storage)
+    if settings.admin_token:
+        app.router.add_get("/admin/report", admin_report)
+        log.info("admin: on (GET /admin/report with the bearer token)")
+    else:
+        log.info("admin: off (set POLICYBOT_ADMIN_TOKEN to serve /admin/report)")
     return app
+
+
+async def _start_storage(app: web.Application) -> None:
+    recorder = app[RECORDER]
+    await recorder.start()
+    if recorder.store is not None:
+        log.info("storage: %s", recorder.store.kind)
+        app[_TASKS] = [asyncio.create_task(_prepare_schema(recorder)), asyncio.create_task(_purge_daily(app))]
+
+
+async def _stop_storage(app: web.Application) -> None:
+    tasks = app.get(_TASKS, [])
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    recorder = app[RECORDER]
+    await recorder.stop()
+    if recorder.store is not None:
+        try:
+            await asyncio.wait_for(recorder.store.close(), 5)
+        except TimeoutError:
+            log.warning("database connections did not close within 5 s")
+
+
+_TASKS = web.AppKey("storage_tasks", list)
+
+
+async def _prepare_schema(recorder: Recorder) -> None:
+    """Apply migrations, retrying while the database is unreachable; answers flow meanwhile."""
+    delay = 1.0
+    assert recorder.store is not None
+    while True:
+        try:
+            revision = await asyncio.wait_for(recorder.store.upgrade(), 30)
+        except Exception as exc:  # noqa: BLE001 - down at start: keep answering, buffer, retry
+            recorder._mark_down(exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+            continue
+        recorder.ready = True
+        recorder._mark_up()
+        log.info("storage ready: %s schema at revision %s", recorder.store.kind, revision)
+        return
+
+
+async def _purge_daily(app: web.Application) -> None:
+    """POLICYBOT_RETENTION_DAYS drives an automatic purge: at start (once the schema is there), then daily."""
+    settings, recorder = app[SETTINGS], app[RECORDER]
+    if settings.retention_days <= 0 or recorder.store is None:
+        return
+    while True:
+        if recorder.ready:
+            cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.retention_days)
+            try:
+                counts = await recorder.store.purge(cutoff)
+                log.info("retention purge (older than %d days): %s", settings.retention_days, counts)
+            except Exception as exc:  # noqa: BLE001
+                log.error("retention purge failed: %s", exc)
+            await asyncio.sleep(24 * 3600)
+        else:
+            await asyncio.sleep(5)
+
+
+def authorised(request: web.Request) -> bool:
+    token = request.app[SETTINGS].admin_token or ""
+    given = request.headers.get("Authorization", "")
+    return bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
+async def admin_report(request: web.Request) -> web.Response:
+    from bot.report import build_report, parse_period, report_json
+
+    if not authorised(request):
+        return web.json_response(
+            {"error": "Unauthorized"}, status=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+    recorder = request.app[RECORDER]
+    if recorder.store is None or not recorder.ready:
+        return web.json_response({"error": "storage is not available"}, status=503)
+    try:
+        since = parse_period(request.query.get("since", "30d"))
+    except ValueError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    report = await build_report(recorder.store, request.app[ASSISTANT], since, request.query.get("school"))
+    return web.json_response(report_json(report))

@@ -14,6 +14,16 @@ KNOWLEDGE = REPO / "knowledge"
 SHARED = REPO.parent / "shared"
 
 
+@pytest.fixture(autouse=True)
+def private_data_dir(tmp_path_factory, monkeypatch) -> Path:
+    """Every test gets its own data directory, so nothing writes to the developer's real one."""
+    data = tmp_path_factory.mktemp("data")
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    monkeypatch.delenv("POLICYBOT_DATABASE_URL", raising=False)
+    monkeypatch.delenv("POLICYBOT_DATA_DIR", raising=False)
+    return data
+
+
 @pytest.fixture(scope="session")
 def kb():
     return load_knowledge(KNOWLEDGE)

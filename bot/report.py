@@ -1,0 +1,197 @@
+"""HR's report: per school and period, questions asked, answered vs no_match, 👎 rate, top topics, and the
+unanswered and down-voted questions with their nearest clauses (the to-do list for the knowledge base)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+from bot.assistant import Assistant
+from bot.store.records import Interaction
+from bot.store.store import Store
+
+_PERIOD = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
+
+
+def parse_period(text: str, now: dt.datetime | None = None) -> dt.datetime:
+    """`30d`, `12h` or `2w` → the moment that long ago (UTC)."""
+    match = _PERIOD.match(text or "")
+    if not match:
+        raise ValueError(f"period {text!r} must look like 30d, 12h or 2w")
+    amount, unit = int(match.group(1)), match.group(2)
+    delta = {
+        "h": dt.timedelta(hours=amount),
+        "d": dt.timedelta(days=amount),
+        "w": dt.timedelta(weeks=amount),
+    }[unit]
+    return (now or dt.datetime.now(dt.UTC)) - delta
+
+
+@dataclass(frozen=True)
+class Nearest:
+    clause_id: str
+    citation: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Item:
+    """A question HR should look at, with how often it was asked and the clauses it came closest to."""
+
+    question: str
+    times: int
+    last_asked: str
+    nearest: tuple[Nearest, ...]
+    clause_id: str | None = None  # for down-voted answers: the clause that was quoted
+
+
+@dataclass(frozen=True)
+class SchoolReport:
+    school: str
+    questions: int
+    answered: int
+    no_match: int
+    thumbs_up: int
+    thumbs_down: int
+    down_rate: float
+    top_topics: tuple[tuple[str, int], ...]
+    unanswered: tuple[Item, ...]
+    downvoted: tuple[Item, ...]
+
+
+@dataclass(frozen=True)
+class Report:
+    since: str
+    until: str
+    schools: tuple[SchoolReport, ...]
+
+
+def _nearest(assistant: Assistant, school: str, question: str) -> tuple[Nearest, ...]:
+    if school not in assistant.kb.schools or not question:
+        return ()
+    from bot.compose import cite
+
+    kb = assistant.kb
+    result = assistant._snapshot.retriever.search(school, question)
+    return tuple(Nearest(h.clause.id, cite(kb, h.clause).citation, round(h.score, 2)) for h in result.hits)
+
+
+def _items(assistant: Assistant, school: str, rows: list[Interaction], clause_of=None) -> tuple[Item, ...]:
+    groups: dict[str, list[Interaction]] = {}
+    for row in rows:
+        key = " ".join((row.question or "(question text not stored)").lower().split())
+        groups.setdefault(key, []).append(row)
+    items = []
+    for members in groups.values():
+        last = max(members, key=lambda r: r.created_at)
+        question = last.question or "(question text not stored)"
+        items.append(
+            Item(
+                question=question,
+                times=len(members),
+                last_asked=last.created_at.isoformat(timespec="seconds"),
+                nearest=_nearest(assistant, school, last.question or ""),
+                clause_id=clause_of(last) if clause_of else None,
+            )
+        )
+    return tuple(sorted(items, key=lambda i: (-i.times, i.question)))
+
+
+async def build_report(
+    store: Store,
+    assistant: Assistant,
+    since: dt.datetime,
+    school: str | None = None,
+    until: dt.datetime | None = None,
+) -> Report:
+    until = until or dt.datetime.now(dt.UTC)
+    interactions = [i for i in await store.interactions(since, school) if i.created_at <= until]
+    feedback = [
+        f
+        for f in await store.feedback(since)
+        if f.created_at <= until and (school is None or f.school == school)
+    ]
+    by_id = {i.id: i for i in interactions}
+    schools = sorted({i.school for i in interactions} | {f.school for f in feedback if f.school})
+    reports = []
+    for sid in schools:
+        rows = [i for i in interactions if i.school == sid]
+        votes = [f for f in feedback if f.school == sid]
+        down = [f for f in votes if not f.helpful]
+        down_rows = [by_id[f.interaction_id] for f in down if f.interaction_id in by_id]
+        answered = sum(1 for i in rows if i.status == "answered")
+        topics = Counter(i.topic for i in rows if i.topic)
+        reports.append(
+            SchoolReport(
+                school=sid,
+                questions=len(rows),
+                answered=answered,
+                no_match=sum(1 for i in rows if i.status == "no_match"),
+                thumbs_up=len(votes) - len(down),
+                thumbs_down=len(down),
+                down_rate=round(len(down) / len(votes), 3) if votes else 0.0,
+                top_topics=tuple(topics.most_common(5)),
+                unanswered=_items(assistant, sid, [i for i in rows if i.status == "no_match"]),
+                downvoted=_items(assistant, sid, down_rows, clause_of=lambda r: r.clause_id),
+            )
+        )
+    return Report(since.isoformat(timespec="seconds"), until.isoformat(timespec="seconds"), tuple(reports))
+
+
+def report_json(report: Report) -> dict:
+    return asdict(report)
+
+
+CSV_FIELDS = ("school", "kind", "question", "times", "last_asked", "quoted_clause", "nearest_clauses")
+
+
+def report_csv(report: Report) -> str:
+    """One row per question HR should look at (kind: unanswered or downvoted), plus a summary row per school."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_FIELDS)
+    for s in report.schools:
+        summary = f"{s.questions} questions, {s.answered} answered, {s.no_match} no_match, {s.thumbs_down} thumbs down"
+        writer.writerow([s.school, "summary", summary, s.questions, "", "", ""])
+        for kind, items in (("unanswered", s.unanswered), ("downvoted", s.downvoted)):
+            for item in items:
+                nearest = "; ".join(f"{n.clause_id} ({n.score})" for n in item.nearest)
+                writer.writerow(
+                    [
+                        s.school,
+                        kind,
+                        item.question,
+                        item.times,
+                        item.last_asked,
+                        item.clause_id or "",
+                        nearest,
+                    ]
+                )
+    return out.getvalue()
+
+
+def report_text(report: Report) -> str:
+    lines = [f"Policy Assistant report, {report.since} to {report.until}", ""]
+    if not report.schools:
+        lines.append("No questions in this period.")
+    for s in report.schools:
+        lines.append(
+            f"{s.school}: {s.questions} questions, {s.answered} answered, {s.no_match} no_match, "
+            f"👍 {s.thumbs_up} / 👎 {s.thumbs_down} ({s.down_rate:.0%} down)"
+        )
+        if s.top_topics:
+            lines.append("  top topics: " + ", ".join(f"{t} ({n})" for t, n in s.top_topics))
+        for title, items in (("unanswered", s.unanswered), ("down-voted", s.downvoted)):
+            if items:
+                lines.append(f"  {title}:")
+            for item in items:
+                quoted = f" [quoted {item.clause_id}]" if item.clause_id else ""
+                lines.append(f"    {item.times}× {item.question!r}{quoted}")
+                for n in item.nearest:
+                    lines.append(f"        nearest: {n.citation} ({n.clause_id}, {n.score})")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

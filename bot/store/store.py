@@ -1,0 +1,198 @@
+"""The database, through SQLAlchemy Core on async drivers: SQLite (aiosqlite) by default, PostgreSQL (asyncpg).
+
+Every write is idempotent (inserts keyed by the record's id, upserts for preferences), so a flush that failed
+half-way can simply be retried. `claim_event` is the cross-replica deduplication: whichever process inserts an
+event key first gets True.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import delete, event, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.settings import Settings
+from bot.store import schema
+from bot.store.records import Feedback, Interaction
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_MIGRATION_LOCK = 7_341_002  # pg_advisory_xact_lock key: replicas starting together migrate one at a time
+
+
+def database_url_for(settings: Settings) -> str:
+    """The SQLAlchemy async URL: POLICYBOT_DATABASE_URL (postgresql://… is given the asyncpg driver), else the
+    SQLite file in the data directory."""
+    url = settings.database_url
+    if url:
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix) :]
+        return url
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite+aiosqlite:///{settings.data_dir / 'policybot.db'}"
+
+
+def _engine(url: str) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 5})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(conn, _record) -> None:  # WAL lets the report read while the server writes
+            cursor = conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.close()
+
+        return engine
+    # Short timeouts: a database that is down or slow must fail fast, so the recorder can buffer instead.
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        connect_args={"timeout": 3, "command_timeout": 5},
+    )
+
+
+class Store:
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = _engine(url)
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+        self._insert = postgresql.insert if self.is_postgres else sqlite.insert
+
+    @property
+    def kind(self) -> str:
+        return "postgresql" if self.is_postgres else "sqlite"
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # -- schema ---------------------------------------------------------------------------------------------------
+    async def upgrade(self) -> str:
+        """Apply every pending migration; return the schema revision now in place."""
+
+        def run(sync_conn) -> None:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = sync_conn
+            command.upgrade(config, "head")
+
+        async with self.engine.begin() as conn:
+            if self.is_postgres:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+            await conn.run_sync(run)
+        return await self.revision()
+
+    async def revision(self) -> str | None:
+        async with self.engine.connect() as conn:
+            try:
+                return (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+            except Exception:  # noqa: BLE001 - no version table yet means no schema yet
+                return None
+
+    # -- writes -------------------------------------------------------------------------------------------------
+    async def write(
+        self, interactions: Sequence[Interaction] = (), feedback: Sequence[Feedback] = ()
+    ) -> None:
+        """Insert records; ones already present (a retried flush) are left as they are."""
+        async with self.engine.begin() as conn:
+            if interactions:
+                stmt = self._insert(schema.interactions).on_conflict_do_nothing(index_elements=["id"])
+                await conn.execute(stmt, [asdict(i) for i in interactions])
+            if feedback:
+                stmt = self._insert(schema.feedback).on_conflict_do_nothing(index_elements=["id"])
+                await conn.execute(stmt, [asdict(f) for f in feedback])
+
+    async def claim_event(self, key: str) -> bool:
+        """True for the first caller with this key, on any replica; False for every later one."""
+        stmt = (
+            self._insert(schema.processed_events)
+            .values(key=key[:255], created_at=dt.datetime.now(dt.UTC))
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        async with self.engine.begin() as conn:
+            return (await conn.execute(stmt)).rowcount == 1
+
+    async def set_preference(self, user_hash: str, school: str) -> None:
+        values = {"user_hash": user_hash, "school": school, "updated_at": dt.datetime.now(dt.UTC)}
+        stmt = self._insert(schema.user_preferences).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["user_hash"],
+            set_={"school": values["school"], "updated_at": values["updated_at"]},
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt)
+
+    async def get_preference(self, user_hash: str) -> str | None:
+        query = select(schema.user_preferences.c.school).where(
+            schema.user_preferences.c.user_hash == user_hash
+        )
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query)).scalar()
+
+    async def purge(self, before: dt.datetime) -> dict[str, int]:
+        """Delete interactions, feedback and processed events created before `before`; return counts."""
+        counts = {}
+        async with self.engine.begin() as conn:
+            for table in (schema.interactions, schema.feedback, schema.processed_events):
+                result = await conn.execute(delete(table).where(table.c.created_at < before))
+                counts[table.name] = result.rowcount
+        return counts
+
+    # -- reads --------------------------------------------------------------------------------------------------
+    async def interactions(
+        self, since: dt.datetime | None = None, school: str | None = None
+    ) -> list[Interaction]:
+        table = schema.interactions
+        query = select(table).order_by(table.c.created_at)
+        if since is not None:
+            query = query.where(table.c.created_at >= since)
+        if school is not None:
+            query = query.where(table.c.school == school)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [Interaction(**_aware(dict(r))) for r in rows]
+
+    async def feedback(self, since: dt.datetime | None = None) -> list[Feedback]:
+        table = schema.feedback
+        query = select(table).order_by(table.c.created_at)
+        if since is not None:
+            query = query.where(table.c.created_at >= since)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [Feedback(**_aware(dict(r))) for r in rows]
+
+    async def count(self, table_name: str) -> int:
+        table = schema.metadata.tables[table_name]
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+
+
+def _aware(row: dict[str, Any]) -> dict[str, Any]:
+    """SQLite hands back naive datetimes; every time here is UTC."""
+    created = row.get("created_at")
+    if isinstance(created, dt.datetime) and created.tzinfo is None:
+        row["created_at"] = created.replace(tzinfo=dt.UTC)
+    return row
+
+
+async def open_store(settings: Settings, upgrade: bool = True) -> Store:
+    store = Store(database_url_for(settings))
+    if upgrade:
+        await store.upgrade()
+    return store
+
+
+def run(coro) -> Any:
+    """Run one coroutine from synchronous code (the CLI)."""
+    return asyncio.run(coro)
