@@ -9,9 +9,12 @@ from pathlib import Path
 import click
 
 from bot.assistant import Assistant
+from bot.compare_cli import compare_command
 from bot.contract import answer_dict, error_dict
 from bot.errors import KnowledgeError, PolicyBotError
+from bot.importer_cli import import_command
 from bot.knowledge import check_knowledge, default_knowledge_dir
+from bot.settings import Settings
 
 MAX_JSONL_LINE = 64 * 1024
 
@@ -150,8 +153,106 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 
 
 @cli.group()
+def db() -> None:
+    """The database: SQLite in POLICYBOT_DATA_DIR, or POLICYBOT_DATABASE_URL=postgresql://…"""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending schema migrations (serve also does this on start)."""
+    from bot.store import open_store
+
+    async def run() -> str | None:
+        store = await open_store(Settings.from_env(), upgrade=False)
+        try:
+            return await store.upgrade()
+        finally:
+            await store.close()
+
+    revision = _database(run)
+    click.echo(f"schema at revision {revision}")
+
+
+def _database(make_coroutine):
+    """Run one database job from the CLI; a database that cannot be reached is a clear error, not a trace."""
+    import asyncio
+
+    try:
+        return asyncio.run(make_coroutine())
+    except (OSError, TimeoutError) as exc:
+        raise click.ClickException(f"cannot reach the database: {exc}") from exc
+    except Exception as exc:
+        if type(exc).__module__.startswith(("sqlalchemy", "asyncpg", "sqlite3")):
+            raise click.ClickException(f"database error: {type(exc).__name__}: {exc}") from exc
+        raise
+
+
+@cli.command()
+@click.option("--older-than", "older_than", required=True, help="Age such as 30d, 12h or 2w.")
+def purge(older_than: str) -> None:
+    """Delete interactions, feedback and processed events older than the given age."""
+    from bot.report import parse_period
+    from bot.store import open_store
+
+    try:
+        cutoff = parse_period(older_than)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from exc
+
+    async def run() -> dict[str, int]:
+        store = await open_store(Settings.from_env())
+        try:
+            return await store.purge(cutoff)
+        finally:
+            await store.close()
+
+    counts = _database(run)
+    click.echo(
+        f"purged records older than {cutoff.isoformat(timespec='seconds')}: "
+        + ", ".join(f"{table} {n}" for table, n in counts.items())
+    )
+
+
+@cli.command()
+@click.option("--since", default="30d", show_default=True, help="Period such as 30d, 12h or 2w.")
+@click.option("--school", help="Only this school.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV: one row per question to look at.")
+@click.option("--json", "as_json", is_flag=True, help="JSON.")
+@click.pass_context
+def report(ctx: click.Context, since: str, school: str | None, as_csv: bool, as_json: bool) -> None:
+    """HR's report: questions, answered vs no_match, 👎 rate, top topics, unanswered and down-voted questions."""
+    from bot.report import build_report, parse_period, report_csv, report_json, report_text
+    from bot.store import open_store
+
+    try:
+        start = parse_period(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    assistant = _assistant(ctx)
+
+    async def run():
+        store = await open_store(Settings.from_env())
+        try:
+            return await build_report(store, assistant, start, school)
+        finally:
+            await store.close()
+
+    result = _database(run)
+    if as_json:
+        click.echo(json.dumps(report_json(result), ensure_ascii=False, indent=2))
+    elif as_csv:
+        click.echo(report_csv(result), nl=False)
+    else:
+        click.echo(report_text(result), nl=False)
+
+
+@cli.group()
 def kb() -> None:
     """Knowledge-base tools for HR."""
+
+
+kb.add_command(compare_command, "compare")
+kb.add_command(import_command, "import")
 
 
 @kb.command()

@@ -83,11 +83,14 @@ def _nearest(assistant: Assistant, school: str, question: str) -> tuple[Nearest,
 def _items(assistant: Assistant, school: str, rows: list[Interaction], clause_of=None) -> tuple[Item, ...]:
     groups: dict[str, list[Interaction]] = {}
     for row in rows:
-        key = " ".join((row.question or "(question text not stored)").lower().split())
+        # the same question typed with other capitals or punctuation counts as the same question
+        key = " ".join(re.sub(r"[^\w\s]", " ", (row.question or "").lower()).split())
         groups.setdefault(key, []).append(row)
     items = []
     for members in groups.values():
-        last = max(members, key=lambda r: r.created_at)
+        last = max(
+            members, key=lambda r: (r.created_at, len(r.question or ""))
+        )  # latest, then fullest wording
         question = last.question or "(question text not stored)"
         items.append(
             Item(

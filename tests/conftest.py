@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -40,3 +43,36 @@ def kb_copy(tmp_path: Path) -> Path:
     target = tmp_path / "knowledge"
     shutil.copytree(KNOWLEDGE, target)
     return target
+
+
+POSTGRES_ADMIN = os.environ.get("POLICYBOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards.
+
+    Skips where no server listens (a developer's laptop), but fails under CI, which must run these tests.
+    """
+    import asyncpg
+
+    name = f"policybot_test_{uuid.uuid4().hex[:12]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(POSTGRES_ADMIN, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+            pytest.fail(f"CI must run the PostgreSQL tests, but {POSTGRES_ADMIN} is not usable: {exc}")
+        pytest.skip(
+            f"no PostgreSQL at {POSTGRES_ADMIN} ({exc}); set POLICYBOT_TEST_POSTGRES to run these tests"
+        )
+    base = POSTGRES_ADMIN.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -177,6 +177,7 @@ class Recorder:
     def health(self) -> dict:
         return {
             "storage": self.store.kind if self.store else "none",
+            "ready": self.ready,
             "degraded": self.degraded,
             "buffered": len(self.pending),
             "dropped": self.dropped,
