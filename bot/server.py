@@ -63,6 +63,7 @@ def create_app(
     from adapters import web as web_chat
 
     settings = settings or Settings.from_env()
+    storage = settings.storage if storage is None else storage
     metrics = Metrics()
     store = Store(database_url_for(settings)) if storage else None
     if storage:

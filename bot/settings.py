@@ -37,6 +37,7 @@ class Settings:
     store_questions: bool = True
     admin_token: str | None = field(default=None, repr=False)
     buffer_size: int = 10_000
+    storage: bool = True  # False: no database at all (no log, choices kept in memory only)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -58,6 +59,7 @@ class Settings:
             store_questions=(_env("POLICYBOT_STORE_QUESTIONS") or "1") not in ("0", "false", "no"),
             admin_token=_env("POLICYBOT_ADMIN_TOKEN"),
             buffer_size=int(_env("POLICYBOT_BUFFER_SIZE") or 10_000),
+            storage=(_env("POLICYBOT_STORAGE") or "on").lower() not in ("off", "0", "false", "no"),
         )
 
     @property
@@ -82,6 +84,7 @@ ENVIRONMENT = (
     "POLICYBOT_STORE_QUESTIONS",
     "POLICYBOT_ADMIN_TOKEN",
     "POLICYBOT_BUFFER_SIZE",
+    "POLICYBOT_STORAGE",
     "SLACK_SIGNING_SECRET",
     "SLACK_BOT_TOKEN",
     "SLACK_APP_TOKEN",
