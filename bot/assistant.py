@@ -61,7 +61,11 @@ class Assistant:
 
     def swap(self, kb: KnowledgeBase) -> None:
         """Build the new indexes off to the side, then replace the snapshot in one step."""
-        self._snapshot = build_snapshot(kb)
+        self.install(build_snapshot(kb))
+
+    def install(self, snapshot: Snapshot) -> None:
+        """Serve `snapshot` from the next question on; a question in flight keeps the one it started with."""
+        self._snapshot = snapshot
 
     def ask(self, question: object, school_id: str) -> Answer:
         snap = self._snapshot

@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import hmac
 import logging
+import signal
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -18,6 +19,7 @@ from bot.assistant import Assistant
 from bot.conversation import Conversation
 from bot.metrics import Metrics
 from bot.privacy import configure_salt
+from bot.reload import KnowledgeReloader
 from bot.settings import Settings
 from bot.store import Recorder, Store, database_url_for
 
@@ -30,6 +32,7 @@ CONVERSATION = web.AppKey("conversation", Conversation)
 
 METRICS = web.AppKey("metrics", Metrics)
 RECORDER = web.AppKey("recorder", Recorder)
+RELOADER = web.AppKey("reloader", KnowledgeReloader)
 SETTINGS = web.AppKey("settings", Settings)
 
 
@@ -42,6 +45,7 @@ async def healthz(request: web.Request) -> web.Response:
             "clauses": kb.clause_count,
             "schools": len(kb.schools),
             "storage": request.app[RECORDER].health(),
+            "knowledge": request.app[RELOADER].status(),
         }
     )
 
@@ -78,6 +82,7 @@ def create_app(
     app[METRICS] = metrics
     app[RECORDER] = recorder
     app[SETTINGS] = settings
+    app[RELOADER] = KnowledgeReloader(assistant, assistant.kb.source_dir)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
     web_chat.mount(app)
@@ -86,12 +91,32 @@ def create_app(
     log.info(teams.mount(app, conversation, settings))
     app.on_startup.append(_start_storage)
     app.on_shutdown.append(_stop_storage)
+    app.on_startup.append(_start_reloading)
+    app.on_shutdown.append(_stop_reloading)
     if settings.admin_token:
         app.router.add_get("/admin/report", admin_report)
-        log.info("admin: on (GET /admin/report with the bearer token)")
+        app.router.add_get("/admin/compare", admin_compare)
+        app.router.add_post("/admin/reload", admin_reload)
+        log.info("admin: on (/admin/report, /admin/compare, POST /admin/reload with the bearer token)")
     else:
-        log.info("admin: off (set POLICYBOT_ADMIN_TOKEN to serve /admin/report)")
+        log.info(
+            "admin: off (set POLICYBOT_ADMIN_TOKEN to serve /admin/report, /admin/compare, /admin/reload)"
+        )
     return app
+
+
+async def _start_reloading(app: web.Application) -> None:
+    reloader = app[RELOADER]
+    reloader.start()
+    try:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(reloader.reload("SIGHUP")))
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests) or no SIGHUP here
+        log.debug("SIGHUP reload not available in this process")
+
+
+async def _stop_reloading(app: web.Application) -> None:
+    await app[RELOADER].stop()
 
 
 async def _start_storage(app: web.Application) -> None:
@@ -159,6 +184,35 @@ def authorised(request: web.Request) -> bool:
     token = request.app[SETTINGS].admin_token or ""
     given = request.headers.get("Authorization", "")
     return bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
+async def admin_reload(request: web.Request) -> web.Response:
+    if not authorised(request):
+        return web.json_response(
+            {"error": "Unauthorized"}, status=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+    result = await request.app[RELOADER].reload("POST /admin/reload")
+    body = {
+        "ok": result.ok,
+        "version": result.version,
+        "changed": result.changed,
+        "problems": list(result.problems),
+    }
+    return web.json_response(body, status=200 if result.ok else 422)
+
+
+async def admin_compare(request: web.Request) -> web.Response:
+    from bot.compare import UnknownTopic, compare_page
+
+    if not authorised(request):
+        return web.json_response(
+            {"error": "Unauthorized"}, status=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+    try:
+        page = compare_page(request.app[ASSISTANT].kb, request.query.get("topic") or None)
+    except UnknownTopic as exc:
+        return web.json_response({"error": str(exc)}, status=404)
+    return web.Response(text=page, content_type="text/html", charset="utf-8")
 
 
 async def admin_report(request: web.Request) -> web.Response:

@@ -1,0 +1,111 @@
+"""Hot reload of `knowledge/`: build the new knowledge base and indexes off to the side, validate, swap.
+
+Triggered by a change to the files (polled, so it works on any filesystem, including Kubernetes ConfigMap
+volumes), by SIGHUP, or by POST /admin/reload. An invalid edit is refused: the last good knowledge base keeps
+serving, every problem is logged as `file:line: message`, and `status()` (shown on /healthz) carries them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.assistant import Assistant, build_snapshot
+from bot.knowledge import check_knowledge
+
+log = logging.getLogger("policybot.reload")
+
+POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    ok: bool
+    version: str  # the version now being served
+    changed: bool = False
+    problems: tuple[str, ...] = ()
+
+
+@dataclass
+class ReloadState:
+    serving_version: str
+    loaded_at: str
+    error: tuple[str, ...] = ()
+    error_at: str | None = None
+    history: list[str] = field(default_factory=list)
+
+
+def _signature(directory: Path) -> tuple:
+    """What changes when any knowledge file is edited, added or removed."""
+    entries = []
+    for path in sorted(directory.rglob("*.yaml")):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        entries.append((str(path.relative_to(directory)), stat.st_mtime_ns, stat.st_size))
+    return tuple(entries)
+
+
+class KnowledgeReloader:
+    def __init__(self, assistant: Assistant, directory: Path | str):
+        self.assistant = assistant
+        self.directory = Path(directory)
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self.state = ReloadState(assistant.kb.version, now)
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task | None = None
+        self._seen = _signature(self.directory)
+
+    async def reload(self, reason: str = "request") -> ReloadResult:
+        async with self._lock:  # one reload at a time; a second trigger waits and then sees the new files
+            self._seen = _signature(self.directory)
+            kb, problems = await asyncio.to_thread(check_knowledge, self.directory)
+            if kb is None:
+                errors = tuple(str(p) for p in problems if p.severity == "error")
+                for line in errors:
+                    log.error("knowledge reload (%s) refused: %s", reason, line)
+                self.state.error = errors
+                self.state.error_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+                return ReloadResult(False, self.assistant.kb.version, problems=errors)
+            changed = kb.version != self.assistant.kb.version
+            if changed:
+                snapshot = await asyncio.to_thread(build_snapshot, kb)
+                self.assistant.install(snapshot)
+                self.state.serving_version = kb.version
+                self.state.loaded_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+                log.info(
+                    "knowledge reloaded (%s): version %s, %d clauses", reason, kb.version, kb.clause_count
+                )
+            self.state.error, self.state.error_at = (), None
+            return ReloadResult(True, kb.version, changed=changed)
+
+    async def watch(self) -> None:
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            try:
+                current = _signature(self.directory)
+                if current != self._seen:
+                    await self.reload("files changed")
+            except Exception:  # the watcher must outlive any one bad reload
+                log.exception("knowledge watcher failed; will retry")
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.watch())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def status(self) -> dict:
+        return {
+            "directory": str(self.directory),
+            "version": self.state.serving_version,
+            "loaded_at": self.state.loaded_at,
+            "reload_error": list(self.state.error) or None,
+            "reload_error_at": self.state.error_at,
+        }

@@ -1,0 +1,153 @@
+"""Hot reload: an edit is answered within seconds with no failed request; a broken edit keeps the last good
+knowledge base serving and /healthz says what is wrong, as file:line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+import aiohttp
+
+from bot import Assistant
+from bot.server import create_app
+from bot.settings import Settings
+from tests.fakes.servers import serving
+
+QUESTION = {"school": "reading", "question": "can i go on tiktok at lunch?"}
+OLD = "such as lunch breaks."  # the end of reading.2.1, on one line of the folded YAML text
+NEW = "such as lunch breaks (edited by HR)."
+
+
+def test_an_edit_is_answered_within_two_seconds_and_a_broken_edit_keeps_the_old_version(kb_copy, tmp_path):
+    policy = kb_copy / "policies" / "reading.yaml"
+    assert OLD in policy.read_text(encoding="utf-8")
+
+    async def main() -> None:
+        app = create_app(Assistant.from_directory(kb_copy), Settings(data_dir=tmp_path, admin_token="tok"))
+        failures: list[str] = []
+        answers: list[tuple[float, str]] = []
+        stop = asyncio.Event()
+        async with serving(app) as base, aiohttp.ClientSession() as session:
+
+            async def stream() -> None:
+                while not stop.is_set():
+                    try:
+                        async with session.post(f"{base}/api/ask", json=QUESTION) as r:
+                            if r.status != 200:
+                                failures.append(f"HTTP {r.status}")
+                                continue
+                            answers.append((time.monotonic(), (await r.json())["clauses"][0]["text"]))
+                    except aiohttp.ClientError as exc:
+                        failures.append(repr(exc))
+                    await asyncio.sleep(0.01)
+
+            streams = [asyncio.create_task(stream()) for _ in range(4)]
+            async with session.get(f"{base}/healthz") as r:
+                before = (await r.json())["knowledge"]["version"]
+            await asyncio.sleep(0.3)
+
+            edited_at = time.monotonic()
+            policy.write_text(policy.read_text(encoding="utf-8").replace(OLD, NEW), encoding="utf-8")
+            while not any(t > edited_at and "(edited by HR)" in text for t, text in answers):
+                assert time.monotonic() - edited_at < 2.0, "the edit was not answered within 2 seconds"
+                await asyncio.sleep(0.02)
+            async with session.get(f"{base}/healthz") as r:
+                health = await r.json()
+            assert health["knowledge"]["version"] != before and health["knowledge"]["reload_error"] is None
+            good_version = health["knowledge"]["version"]
+
+            broken = kb_copy / "policies" / "reading.yaml"
+            broken.write_text(broken.read_text(encoding="utf-8") + "\n  - id: [unclosed\n", encoding="utf-8")
+            deadline = time.monotonic() + 5
+            while True:
+                async with session.get(f"{base}/healthz") as r:
+                    health = await r.json()
+                if health["knowledge"]["reload_error"]:
+                    break
+                assert time.monotonic() < deadline, "the broken edit was never reported"
+                await asyncio.sleep(0.1)
+            assert health["knowledge"]["version"] == good_version
+            assert health["knowledge"]["reload_error"][0].startswith("knowledge/policies/reading.yaml:")
+            seen = len(answers)
+            await asyncio.sleep(0.5)
+            assert len(answers) > seen and all("(edited by HR)" in text for _, text in answers[seen:])
+
+            async with session.post(f"{base}/admin/reload", headers={"Authorization": "Bearer tok"}) as r:
+                assert r.status == 422
+                assert (await r.json())["problems"][0].startswith("knowledge/policies/reading.yaml:")
+            async with session.post(f"{base}/admin/reload") as r:
+                assert r.status == 401
+
+            stop.set()
+            await asyncio.gather(*streams)
+        assert failures == []
+        assert len(answers) > 50
+
+    asyncio.run(main())
+
+
+def test_admin_compare_serves_the_comparison_page_behind_the_token(kb, tmp_path):
+    async def main() -> None:
+        app = create_app(Assistant(kb), Settings(data_dir=tmp_path, admin_token="tok"))
+        async with serving(app) as base, aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/admin/compare") as r:
+                assert r.status == 401
+            headers = {"Authorization": "Bearer tok"}
+            async with session.get(f"{base}/admin/compare", headers=headers) as r:
+                assert r.status == 200 and r.content_type == "text/html"
+                assert "personal_use_at_work" in await r.text()
+            async with session.get(f"{base}/admin/compare?topic=personal_use_at_work", headers=headers) as r:
+                assert "official rest breaks" in await r.text()
+            async with session.get(f"{base}/admin/compare?topic=nope", headers=headers) as r:
+                assert r.status == 404
+
+    asyncio.run(main())
+
+
+def test_sighup_reloads_in_a_real_server_process(kb_copy, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    from tests.test_replicas import free_port
+
+    port = free_port()
+    env = {**os.environ, "POLICYBOT_KNOWLEDGE_DIR": str(kb_copy), "POLICYBOT_DATA_DIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    async def health(session) -> dict:
+        async with session.get(f"http://127.0.0.1:{port}/healthz") as r:
+            return await r.json()
+
+    async def main() -> None:
+        async with aiohttp.ClientSession() as session:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    before = (await health(session))["knowledge"]["version"]
+                    break
+                except aiohttp.ClientError:
+                    assert time.monotonic() < deadline
+                    await asyncio.sleep(0.2)
+            synonyms = kb_copy / "synonyms.yaml"
+            # an edit the poller would also see; SIGHUP must pick it up at once
+            synonyms.write_text(synonyms.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+            proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 5
+            while (await health(session))["knowledge"]["version"] == before:
+                assert time.monotonic() < deadline, "SIGHUP did not reload"
+                await asyncio.sleep(0.1)
+
+    try:
+        asyncio.run(main())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
