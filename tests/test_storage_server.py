@@ -19,13 +19,14 @@ from bot.report import build_report
 from bot.server import RECORDER, create_app
 from bot.settings import Settings
 from bot.store import Feedback, Interaction, Store, database_url_for
-from tests.adapters.test_slack import SECRET, Harness, all_text
+from tests.adapters.test_slack import SECRET, Harness, all_text, button_click
+from tests.adapters.test_slack import dm as slack_dm
 from tests.fakes.servers import FakeSlackApi, serving
 from tests.fakes.tcp_proxy import TcpProxy
 
 
-def dm(text: str, ts: str, user: str = "U42") -> dict:
-    return {"type": "message", "channel_type": "im", "user": user, "text": text, "ts": ts, "channel": "D42"}
+def dm(text: str, ts: str) -> dict:
+    return slack_dm(text, ts, user="U42", channel="D42")
 
 
 async def eventually(predicate, timeout: float = 15.0) -> None:
@@ -53,23 +54,7 @@ def test_a_restarted_sqlite_server_keeps_interactions_feedback_and_chosen_school
             await slack.wait_for(lambda: len(slack.named("chat.postMessage")) == 2)
             answer = slack.named("chat.postMessage")[1]
             button = next(e for b in answer["blocks"] if b["type"] == "actions" for e in b["elements"])
-            payload = {
-                "type": "block_actions",
-                "user": {"id": "U42", "team_id": FakeSlackApi.TEAM_ID},
-                "team": {"id": FakeSlackApi.TEAM_ID},
-                "api_app_id": "A1",
-                "trigger_id": "t",
-                "channel": {"id": "D42"},
-                "response_url": f"{slack.url}/response/1",
-                "actions": [
-                    {
-                        "action_id": "feedback_down",
-                        "block_id": "b",
-                        "value": button["value"],
-                        "type": "button",
-                    }
-                ],
-            }
+            payload = button_click("feedback_down", button["value"], f"{slack.url}/response/1", "U42", "D42")
             await h.form({"payload": json.dumps(payload)})
             await slack.wait_for(lambda: slack.named("response_url"))
             await eventually(lambda: not app[RECORDER].pending)

@@ -107,6 +107,26 @@ def mention(text: str, ts: str = "1700000000.000100", **extra) -> dict[str, Any]
     }
 
 
+def dm(text: str, ts: str, user: str = "U123", channel: str = "D1") -> dict[str, Any]:
+    return {"type": "message", "channel_type": "im", "user": user, "text": text, "ts": ts, "channel": channel}
+
+
+def button_click(
+    action_id: str, value: str, response_url: str, user: str = "U5", channel: str = "C5"
+) -> dict:
+    """A block_actions payload as Slack sends it when someone clicks a button."""
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "team_id": FakeSlackApi.TEAM_ID},
+        "team": {"id": FakeSlackApi.TEAM_ID},
+        "api_app_id": "A1",
+        "trigger_id": "t",
+        "channel": {"id": channel},
+        "response_url": response_url,
+        "actions": [{"action_id": action_id, "block_id": "b", "value": value, "type": "button"}],
+    }
+
+
 def all_text(message: dict[str, Any]) -> str:
     return json.dumps(message.get("blocks", [])) + message.get("text", "")
 
@@ -128,19 +148,12 @@ def test_a_signed_mention_gets_a_threaded_answer_quoting_the_mapped_schools_clau
 
 def test_a_direct_message_is_answered_and_bot_messages_are_ignored(kb):
     async def scenario(h: Harness):
-        dm = {
-            "type": "message",
-            "channel_type": "im",
-            "user": "U123",
-            "text": "who do i report a breach to?",
-            "ts": "1.1",
-            "channel": "D1",
-        }
-        assert await h.event(dm, "EvDM") == 200
+        message = dm("who do i report a breach to?", "1.1")
+        assert await h.event(message, "EvDM") == 200
         await h.slack.wait_for(lambda: h.slack.named("chat.postMessage"))
         assert h.slack.named("chat.postMessage")[0]["channel"] == "D1"
-        await h.event({**dm, "bot_id": "BOTHER", "ts": "1.2"}, "EvBot")
-        await h.event({**dm, "subtype": "message_changed", "ts": "1.3"}, "EvEdit")
+        await h.event({**message, "bot_id": "BOTHER", "ts": "1.2"}, "EvBot")
+        await h.event({**message, "subtype": "message_changed", "ts": "1.3"}, "EvEdit")
         await asyncio.sleep(0.3)
         assert len(h.slack.named("chat.postMessage")) == 1
 
@@ -232,16 +245,7 @@ def test_buttons_share_in_channel_and_feedback_reaches_the_core(kb, caplog):
     async def scenario(h: Harness):
         value = json.dumps({"s": "reading", "c": "reading.2.1", "q": "can i use tiktok at lunch?"})
         for action_id in ("share_answer", "feedback_down"):
-            payload = {
-                "type": "block_actions",
-                "user": {"id": "U5", "team_id": FakeSlackApi.TEAM_ID},
-                "team": {"id": FakeSlackApi.TEAM_ID},
-                "api_app_id": "A1",
-                "trigger_id": "t",
-                "channel": {"id": "C5"},
-                "response_url": f"{h.slack.url}/response/{action_id}",
-                "actions": [{"action_id": action_id, "block_id": "b", "value": value, "type": "button"}],
-            }
+            payload = button_click(action_id, value, f"{h.slack.url}/response/{action_id}")
             assert await h.form({"payload": json.dumps(payload)}) == 200
         await h.slack.wait_for(lambda: len(h.slack.named("response_url")) == 2)
         shared = next(r for r in h.slack.named("response_url") if r.get("response_type") == "in_channel")
@@ -298,18 +302,11 @@ def test_greetings_get_help_not_no_match(kb, text):
 
 def test_unknown_school_asks_which_school_and_school_command_remembers(kb):
     async def scenario(h: Harness):
-        dm = {
-            "type": "message",
-            "channel_type": "im",
-            "user": "U8",
-            "text": "can i post pics of my class?",
-            "ts": "3.1",
-            "channel": "D8",
-        }
-        await h.event(dm, "EvWho")
+        message = dm("can i post pics of my class?", "3.1", user="U8", channel="D8")
+        await h.event(message, "EvWho")
         await h.slack.wait_for(lambda: h.slack.named("chat.postMessage"))
         assert "Which school are you at?" in all_text(h.slack.named("chat.postMessage")[0])
-        await h.event({**dm, "text": "school reading", "ts": "3.2"}, "EvSet")
+        await h.event({**message, "text": "school reading", "ts": "3.2"}, "EvSet")
         await h.slack.wait_for(lambda: len(h.slack.named("chat.postMessage")) == 2)
         assert "A Reading Borough Council school" in all_text(h.slack.named("chat.postMessage")[1])
 
