@@ -15,6 +15,7 @@ from bot.errors import KnowledgeError, PolicyBotError
 from bot.importer_cli import import_command
 from bot.knowledge import check_knowledge, default_knowledge_dir
 from bot.settings import Settings
+from bot.suggest_cli import suggest_command
 
 MAX_JSONL_LINE = 64 * 1024
 
@@ -253,6 +254,7 @@ def kb() -> None:
 
 kb.add_command(compare_command, "compare")
 kb.add_command(import_command, "import")
+kb.add_command(suggest_command, "suggest")
 
 
 @kb.command()
