@@ -141,6 +141,7 @@ def eval_command(ctx, file, as_json, min_top1, min_top3, min_contacts, min_no_ma
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
     """Run the server: the web chat at /, /api/ask, /healthz and /metrics."""
+    import gc
     import logging
 
     from aiohttp import web
@@ -149,6 +150,10 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(_assistant(ctx))
+    # The knowledge base and indexes live for the whole process: freezing them keeps the garbage collector
+    # from sweeping them again and again (a full sweep of them paused answers for ~100 ms under load).
+    gc.collect()
+    gc.freeze()
     click.echo(f"Policy Assistant web chat: http://{host}:{port}/")
     web.run_app(app, host=host, port=port, print=None)
 

@@ -56,7 +56,7 @@ async def metrics_page(request: web.Request) -> web.Response:
 
 
 def create_app(
-    assistant: Assistant, settings: Settings | None = None, storage: bool = True
+    assistant: Assistant, settings: Settings | None = None, storage: bool | None = None
 ) -> web.Application:
     """One application for every channel; each channel mounts itself when its settings allow.
 

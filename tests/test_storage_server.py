@@ -265,3 +265,18 @@ def test_admin_report_needs_the_bearer_token_and_is_off_without_one(kb, tmp_path
             assert r.status == 404
 
     asyncio.run(main())
+
+
+def test_storage_off_means_no_database_at_all(kb, tmp_path):
+    async def main() -> None:
+        app = create_app(Assistant(kb), dataclasses.replace(Settings(data_dir=tmp_path), storage=False))
+        async with serving(app) as base, aiohttp.ClientSession() as session:
+            async with session.post(
+                f"{base}/api/ask", json={"school": "reading", "question": "can i post?"}
+            ) as r:
+                assert r.status == 200
+            async with session.get(f"{base}/healthz") as r:
+                assert (await r.json())["storage"]["storage"] == "none"
+        assert not (tmp_path / "policybot.db").exists()
+
+    asyncio.run(main())

@@ -20,7 +20,8 @@ from bot.store.store import Store
 log = logging.getLogger("policybot.store")
 
 Record = Interaction | Feedback | Preference
-BATCH = 500
+BATCH = 200  # small enough that preparing one batch never holds the event loop for long
+GATHER_SECONDS = 0.2
 QUICK_TIMEOUT = 1.0  # seconds a question may wait on the database for dedup or a chosen school
 WRITE_TIMEOUT = 10.0
 
@@ -38,6 +39,8 @@ class Recorder:
         self.local_schools: dict[str, str] = {}
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
+        self._stopping = False
+        self.in_flight = 0  # records taken from the buffer whose write has not finished
         # False until the schema is known to be in place: records wait, lookups use memory.
         self.ready = store is None
 
@@ -47,13 +50,20 @@ class Recorder:
         self._task = asyncio.create_task(self._flush_forever())
 
     async def stop(self, timeout: float = 5.0) -> None:
+        """Let the batch being written finish (cancelling it mid-write would lose it), then write the rest."""
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
         if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout)
+            except TimeoutError:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
         try:
             await asyncio.wait_for(self.flush_all(), timeout)
         except (TimeoutError, Exception) as exc:  # noqa: BLE001 - shutting down: say what is lost, then go
-            log.error("stopping with %d records unwritten: %s", len(self.pending), exc)
+            log.error("stopping with %d records unwritten: %s", len(self.pending) + self.in_flight, exc)
 
     # -- recording (never blocks, never raises) -------------------------------------------------------------------
     def record(self, record: Record) -> None:
@@ -78,13 +88,17 @@ class Recorder:
     async def _flush_forever(self) -> None:
         backoff = 0.25
         assert self._wake is not None
-        while True:
+        while not self._stopping:
             if not self.pending:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=1.0)
                 except TimeoutError:
                     continue
+                if self._stopping:
+                    return
+                # Let a burst gather: fewer, larger transactions cost the answering loop less than many small ones.
+                await asyncio.sleep(GATHER_SECONDS)
             if await self.flush_batch():
                 backoff = 0.25
             else:
@@ -103,9 +117,10 @@ class Recorder:
         if not self.ready:
             return False
         batch = [self.pending.popleft() for _ in range(min(BATCH, len(self.pending)))]
+        self.in_flight = len(batch)
         try:
             await asyncio.wait_for(self._write(batch), WRITE_TIMEOUT)
-        except Exception as exc:  # noqa: BLE001 - any database failure means: keep the records, retry later
+        except BaseException as exc:  # cancelled included: the batch goes back, it is never silently lost  # noqa: BLE001 - any database failure means: keep the records, retry later
             room = self.capacity - len(self.pending)
             keep = batch[-room:] if room > 0 else []
             lost = len(batch) - len(keep)
@@ -114,8 +129,12 @@ class Recorder:
                 self.metrics.records_dropped.inc(lost)
                 log.error("record buffer full: dropped %d oldest records", lost)
             self.pending.extendleft(reversed(keep))
+            self.in_flight = 0
+            if not isinstance(exc, Exception):
+                raise
             self._mark_down(exc)
             return False
+        self.in_flight = 0
         self.metrics.records_buffered.set(len(self.pending))
         self._mark_up()
         return True
@@ -179,7 +198,7 @@ class Recorder:
             "storage": self.store.kind if self.store else "none",
             "ready": self.ready,
             "degraded": self.degraded,
-            "buffered": len(self.pending),
+            "buffered": len(self.pending) + self.in_flight,
             "dropped": self.dropped,
             "last_error": self.last_error if self.degraded else None,
         }

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +49,9 @@ def _engine(url: str) -> AsyncEngine:
             cursor = conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=5000")
+            # With WAL, NORMAL loses at most the last moments on power failure, not consistency; it saves an
+            # fsync per transaction, which every event's dedup claim is.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
         return engine
@@ -106,12 +108,14 @@ class Store:
     ) -> None:
         """Insert records; ones already present (a retried flush) are left as they are."""
         async with self.engine.begin() as conn:
+            # executemany with one compiled statement: a multi-row VALUES insert was measured slower, because
+            # compiling thousands of bind parameters runs on the event loop that answers questions.
             if interactions:
                 stmt = self._insert(schema.interactions).on_conflict_do_nothing(index_elements=["id"])
-                await conn.execute(stmt, [asdict(i) for i in interactions])
+                await conn.execute(stmt, [_row(i) for i in interactions])
             if feedback:
                 stmt = self._insert(schema.feedback).on_conflict_do_nothing(index_elements=["id"])
-                await conn.execute(stmt, [asdict(f) for f in feedback])
+                await conn.execute(stmt, [_row(f) for f in feedback])
 
     async def claim_event(self, key: str) -> bool:
         """True for the first caller with this key, on any replica; False for every later one."""
@@ -176,6 +180,11 @@ class Store:
         table = schema.metadata.tables[table_name]
         async with self.engine.connect() as conn:
             return (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+
+
+def _row(record: Interaction | Feedback) -> dict[str, Any]:
+    """A record's fields as a row; a shallow copy (dataclasses.asdict deep-copies, 20 µs a record)."""
+    return dict(record.__dict__)
 
 
 def _aware(row: dict[str, Any]) -> dict[str, Any]:

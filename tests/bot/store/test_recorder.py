@@ -97,3 +97,20 @@ def test_chosen_schools_are_remembered_in_memory_until_the_database_has_them(tmp
         await store.close()
 
     asyncio.run(main())
+
+
+def test_stopping_while_a_batch_is_being_written_loses_nothing(postgres_url):
+    async def main() -> None:
+        store = Store(database_url_for(Settings(database_url=postgres_url)))
+        await store.upgrade()
+        recorder = Recorder(store, Metrics())
+        recorder.ready = True
+        await recorder.start()
+        for n in range(2000):
+            recorder.record(interaction(n))
+        await asyncio.sleep(0.25)  # the writer is now mid-way through its batches
+        await recorder.stop()
+        assert await store.count("interactions") == 2000
+        await store.close()
+
+    asyncio.run(main())
