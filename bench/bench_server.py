@@ -46,11 +46,13 @@ from typing import Any
 
 import aiohttp
 import numpy as np
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for _path in (REPO, REPO / "bench"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+import bench_ask  # noqa: E402 - the sibling benchmark: question loading
 
 from tests.fakes.servers import FakeSlackApi  # noqa: E402
 
@@ -99,12 +101,7 @@ Request = tuple[str, str, dict[str, Any]]  # (method, url, aiohttp keyword argum
 
 
 # -- inputs --------------------------------------------------------------------------------------------------
-def load_questions() -> list[Case]:
-    cases: list[Case] = []
-    for path in QUESTION_FILES:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        cases += [(str(c["school"]), str(c["question"])) for c in data["cases"]]
-    return cases
+load_questions = bench_ask.load_questions  # the same question set as the in-process benchmark
 
 
 def sign(body: bytes, secret: str = SIGNING_SECRET) -> dict[str, str]:

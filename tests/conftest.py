@@ -15,6 +15,10 @@ from bot import Assistant, load_knowledge
 REPO = Path(__file__).resolve().parent.parent
 KNOWLEDGE = REPO / "knowledge"
 SHARED = REPO.parent / "shared"
+# The contact roles every school must have (shared/eval/README.md); more may exist.
+CORE_ROLES = frozenset(
+    {"headteacher", "line_manager", "hr_provider", "comms_adviser", "chair_of_governors", "safeguarding_lead"}
+)
 
 
 @pytest.fixture(autouse=True)

@@ -10,16 +10,9 @@ from click.testing import CliRunner
 from bot.cli import cli
 from bot.errors import KnowledgeError, UnknownSchool
 from bot.knowledge import check_knowledge, load_knowledge
+from tests.conftest import CORE_ROLES as ROLES
 
 SCHOOLS = {"howitt", "wolverhampton", "crynallt", "rutland", "reading"}
-ROLES = {
-    "headteacher",
-    "line_manager",
-    "hr_provider",
-    "comms_adviser",
-    "chair_of_governors",
-    "safeguarding_lead",
-}
 
 
 def test_all_five_schools_load_with_clause_level_policies(kb):

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from bot.evaluation import normalise_for_scoring
+from tests.conftest import CORE_ROLES as ROLES
 from tests.conftest import REPO, SHARED
 
 SEEDS = SHARED / "seeds"
@@ -18,14 +19,6 @@ SEED_FILES = {
     "crynallt": "neath-port-talbot-crynallt.txt",
     "rutland": "rutland-county-council-2017.txt",
     "reading": "reading-borough-school.txt",
-}
-ROLES = {
-    "headteacher",
-    "line_manager",
-    "hr_provider",
-    "comms_adviser",
-    "chair_of_governors",
-    "safeguarding_lead",
 }
 SETS = sorted((REPO / "tests" / "eval").glob("chat*.yaml"))
 
