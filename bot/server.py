@@ -129,9 +129,16 @@ async def _start_storage(app: web.Application) -> None:
 
 async def _stop_storage(app: web.Application) -> None:
     tasks = app.get(_TASKS, [])
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    if tasks:
+        # A migration in progress is allowed to finish: cancelling it mid-statement strands the driver's thread.
+        schema, *others = tasks
+        try:
+            await asyncio.wait_for(asyncio.shield(schema), 5)
+        except (TimeoutError, Exception):  # noqa: BLE001 - shutting down either way
+            schema.cancel()
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     recorder = app[RECORDER]
     await recorder.stop()
     if recorder.store is not None:
