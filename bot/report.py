@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from bot.assistant import Assistant
 from bot.store.records import Interaction
 from bot.store.store import Store
+from bot.suggest import Nearest, nearest_clauses
 
 _PERIOD = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
 
@@ -29,13 +30,6 @@ def parse_period(text: str, now: dt.datetime | None = None) -> dt.datetime:
         "w": dt.timedelta(weeks=amount),
     }[unit]
     return (now or dt.datetime.now(dt.UTC)) - delta
-
-
-@dataclass(frozen=True)
-class Nearest:
-    clause_id: str
-    citation: str
-    score: float
 
 
 @dataclass(frozen=True)
@@ -71,13 +65,9 @@ class Report:
 
 
 def _nearest(assistant: Assistant, school: str, question: str) -> tuple[Nearest, ...]:
-    if school not in assistant.kb.schools or not question:
+    if not question:
         return ()
-    from bot.compose import cite
-
-    kb = assistant.kb
-    result = assistant._snapshot.retriever.search(school, question)
-    return tuple(Nearest(h.clause.id, cite(kb, h.clause).citation, round(h.score, 2)) for h in result.hits)
+    return nearest_clauses(assistant._snapshot.retriever, school, question)
 
 
 def _items(assistant: Assistant, school: str, rows: list[Interaction], clause_of=None) -> tuple[Item, ...]:
