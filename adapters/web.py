@@ -13,11 +13,15 @@ from importlib import resources
 from aiohttp import web
 
 from bot.contract import answer_dict, error_dict
+from bot.conversation import MAX_COMMENT_CHARS
 from bot.errors import InvalidQuestion, UnknownSchool
 from bot.server import ASSISTANT, CONVERSATION, METRICS
+from bot.store.fit import LIMITS
+from bot.store.records import Feedback
 
 log = logging.getLogger("policybot.web")
 CHANNEL = "web"
+FEEDBACK_LIMITS = LIMITS[Feedback]
 
 
 def _error(status: int, message: str, **context) -> web.Response:
@@ -71,12 +75,16 @@ async def feedback(request: web.Request) -> web.Response:
         return _error(400, 'Send {"interaction_id": "...", "helpful": true or false}.')
     interaction = payload.get("interaction_id")
     comment = payload.get("comment")
-    if not isinstance(interaction, str) or not interaction or len(interaction) > 64:
+    if not isinstance(interaction, str) or not interaction:
         return _error(400, "`interaction_id` is missing.")
-    if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
-        return _error(400, "`comment` must be text of at most 2,000 characters.")
+    if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT_CHARS):
+        return _error(400, f"`comment` must be text of at most {MAX_COMMENT_CHARS:,} characters.")
     school = payload.get("school") if isinstance(payload.get("school"), str) else None
     clause = payload.get("clause_id") if isinstance(payload.get("clause_id"), str) else None
+    # The same limits as the database columns: a longer id cannot be one this server handed out.
+    for field, value in (("interaction_id", interaction), ("school", school), ("clause_id", clause)):
+        if value is not None and len(value) > FEEDBACK_LIMITS[field]:
+            return _error(400, f"`{field}` is too long to be one of ours.")
     request.app[CONVERSATION].feedback(
         "web:anonymous", CHANNEL, school, clause, payload["helpful"], interaction, comment
     )

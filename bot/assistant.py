@@ -32,9 +32,16 @@ def build_snapshot(kb: KnowledgeBase) -> Snapshot:
 
 
 def clean_question(question: object) -> str:
+    """The question as one line of visible text; InvalidQuestion (with what to do instead) when there is none.
+
+    A NUL is never typed by a person, and zero-width characters are invisible: a question made of them, or
+    containing a NUL, is treated as empty. Lone surrogates (a JSON `"\\ud800"`) become U+FFFD, because no
+    tokenizer, log or database can encode them.
+    """
     if not isinstance(question, str):
         raise InvalidQuestion("The question must be text.")
-    text = " ".join(question.split())
+    invisible = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u180e"))
+    text = "" if "\x00" in question else " ".join(question.translate(invisible).split())
     if not text:
         raise InvalidQuestion(
             "Please type a question, for example: can I accept a friend request from a parent?"
@@ -43,6 +50,8 @@ def clean_question(question: object) -> str:
         raise InvalidQuestion(
             f"That question is too long ({len(text)} characters). Please keep it under {MAX_QUESTION_CHARS}."
         )
+    if not text.isascii():
+        text = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
     return text
 
 

@@ -55,6 +55,11 @@ _SCHOOL_COMMAND = re.compile(
     r"^\s*(?:set\s+|change\s+)?(?:my\s+)?school\b\s*(?:to|is|=|:)?\s*(?P<name>.*?)\s*$", re.I
 )
 _WORDS = re.compile(r"[a-z']+")
+MAX_COMMENT_CHARS = 2000
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True)
@@ -237,17 +242,23 @@ class Conversation:
         interaction_id: str | None = None,
         comment: str | None = None,
     ) -> None:
-        """A 👍/👎 click, tied to the answer's interaction; the user is hashed before anything keeps it."""
+        """A 👍/👎 click, tied to the answer's interaction; the user is hashed before anything keeps it.
+
+        The ids come back from a card or button the client could have altered, so anything but text is dropped.
+        A comment is free text like a question: with POLICYBOT_STORE_QUESTIONS=0 it is not kept either.
+        """
         user = hash_user(user_key)
+        school_id, clause_id, interaction_id = (_text(v) for v in (school_id, clause_id, interaction_id))
+        comment = _text(comment) if self.store_questions else None
         self.recorder.record(
             Feedback(
-                helpful=helpful,
+                helpful=bool(helpful),
                 channel=channel,
                 school=school_id,
                 clause_id=clause_id,
                 interaction_id=interaction_id,
                 user_hash=user,
-                comment=(comment or None) and comment[:2000],
+                comment=comment and comment[:MAX_COMMENT_CHARS],
             )
         )
         log.info(

@@ -26,6 +26,12 @@ class Metrics:
             "Log records dropped because the buffer was full",
             registry=self.registry,
         )
+        self.records_set_aside = Counter(
+            "policybot_records_set_aside",
+            "Log records set aside unwritten: too long for their column, or refused by a reachable database",
+            ["reason"],
+            registry=self.registry,
+        )
         self.records_buffered = Gauge(
             "policybot_records_buffered", "Log records waiting to be written", registry=self.registry
         )

@@ -4,6 +4,12 @@ Records wait in a bounded in-memory buffer and a background task writes them in 
 down or slow the buffer holds them and the task retries with backoff; past `capacity` the oldest are dropped,
 counted and logged. Event deduplication and users' chosen schools fall back to this process's memory while the
 database is unreachable, and `health()` says so.
+
+One record must never hold up the others. Each is cleaned and length-checked before it is buffered
+(`bot.store.fit`); one that does not fit is set aside. If a reachable database still refuses a batch, the batch
+is written one record at a time: whatever the database refuses on its own is set aside, and the rest goes in.
+Set-aside records are logged (kind, id and reason, never their content) and counted in
+`policybot_records_set_aside_total`.
 """
 
 from __future__ import annotations
@@ -12,8 +18,11 @@ import asyncio
 import logging
 from collections import deque
 
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+
 from bot.dedup import EventDeduplicator
 from bot.metrics import Metrics
+from bot.store.fit import RecordDoesNotFit, fit
 from bot.store.records import Feedback, Interaction, Preference
 from bot.store.store import Store
 
@@ -24,6 +33,32 @@ BATCH = 200  # small enough that preparing one batch never holds the event loop 
 GATHER_SECONDS = 0.2
 QUICK_TIMEOUT = 1.0  # seconds a question may wait on the database for dedup or a chosen school
 WRITE_TIMEOUT = 10.0
+KEEP_SET_ASIDE = 100  # the most recent set-aside records, kept in memory for a look from a debugger or test
+
+
+def describe(exc: BaseException) -> str:
+    """An error's class and first line, without the SQL statement SQLAlchemy appends, for logs and /admin."""
+    orig = getattr(exc, "orig", None)
+    inner = orig if isinstance(orig, BaseException) else exc
+    first = next(iter(str(inner).splitlines()), "")
+    return f"{type(inner).__name__}: {first}"[:200]
+
+
+def _kind(exc: BaseException) -> str:
+    """The error's class, and the driver's underneath: a refusal's message may quote the record's content."""
+    orig = getattr(exc, "orig", None)
+    return (
+        f"{type(exc).__name__}/{type(orig).__name__}"
+        if isinstance(orig, BaseException)
+        else type(exc).__name__
+    )
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """Errors that say the database is unreachable or slow, as opposed to refusing a record's content."""
+    if isinstance(exc, TimeoutError | OSError | OperationalError | InterfaceError | DisconnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 class Recorder:
@@ -33,6 +68,8 @@ class Recorder:
         self.capacity = capacity
         self.pending: deque[Record] = deque()
         self.dropped = 0
+        self.set_aside: deque[Record] = deque(maxlen=KEEP_SET_ASIDE)
+        self.set_aside_count = 0
         self.degraded = False
         self.last_error: str | None = None
         self.local_events = EventDeduplicator()
@@ -41,6 +78,7 @@ class Recorder:
         self._task: asyncio.Task | None = None
         self._stopping = False
         self.in_flight = 0  # records taken from the buffer whose write has not finished
+        self._writing: list[Record] = []  # those records, oldest first; they go back to the buffer on failure
         # False until the schema is known to be in place: records wait, lookups use memory.
         self.ready = store is None
 
@@ -68,6 +106,11 @@ class Recorder:
     # -- recording (never blocks, never raises) -------------------------------------------------------------------
     def record(self, record: Record) -> None:
         if self.store is None:
+            return
+        try:
+            record = fit(record)
+        except RecordDoesNotFit as exc:
+            self._set_aside(record, "too_long", exc.message)
             return
         if len(self.pending) >= self.capacity:
             self.pending.popleft()
@@ -116,11 +159,20 @@ class Recorder:
             return True
         if not self.ready:
             return False
-        batch = [self.pending.popleft() for _ in range(min(BATCH, len(self.pending)))]
-        self.in_flight = len(batch)
+        self._writing = [self.pending.popleft() for _ in range(min(BATCH, len(self.pending)))]
+        self.in_flight = len(self._writing)
         try:
-            await asyncio.wait_for(self._write(batch), WRITE_TIMEOUT)
+            try:
+                await asyncio.wait_for(self._write(self._writing), WRITE_TIMEOUT)
+                self._writing = []
+            except Exception as exc:  # noqa: BLE001 - sorted below into outage and refusal
+                if _is_outage(exc) or not await self._database_answers():
+                    raise
+                # The database answers, yet refused the batch: some record in it can never be written. One at
+                # a time, that record is set aside and every other one still goes in.
+                await self._write_one_by_one()
         except BaseException as exc:  # cancelled included: the batch goes back, it is never silently lost  # noqa: BLE001 - any database failure means: keep the records, retry later
+            batch, self._writing = self._writing, []
             room = self.capacity - len(self.pending)
             keep = batch[-room:] if room > 0 else []
             lost = len(batch) - len(keep)
@@ -138,6 +190,45 @@ class Recorder:
         self.metrics.records_buffered.set(len(self.pending))
         self._mark_up()
         return True
+
+    async def _write_one_by_one(self) -> None:
+        """Write `_writing` record by record, setting aside each one a reachable database refuses.
+
+        Raises (leaving the unwritten records in `_writing`) as soon as the database itself looks unavailable.
+        Writes are idempotent, so records of the failed batch that did go in are harmlessly written again.
+        """
+        while self._writing:
+            record = self._writing[0]
+            try:
+                await asyncio.wait_for(self._write([record]), WRITE_TIMEOUT)
+            except Exception as exc:  # noqa: BLE001 - sorted into outage and refusal
+                if _is_outage(exc) or not await self._database_answers():
+                    raise
+                self._set_aside(record, "refused", f"the database refused it ({_kind(exc)})")
+            self._writing.pop(0)
+            self.in_flight = len(self._writing)
+
+    async def _database_answers(self) -> bool:
+        assert self.store is not None
+        try:
+            await asyncio.wait_for(self.store.ping(), QUICK_TIMEOUT)
+        except Exception:  # noqa: BLE001 - any failure means: not reachable now
+            return False
+        return True
+
+    def _set_aside(self, record: Record, reason: str, why: str) -> None:
+        """Keep `record` out of the buffer for good: count it and say so, without its content."""
+        self.set_aside.append(record)
+        self.set_aside_count += 1
+        self.metrics.records_set_aside.labels(reason).inc()
+        ident = getattr(record, "id", None)
+        log.error(
+            "log record set aside (%s): %s%s: %s",
+            reason,
+            type(record).__name__.lower(),
+            f" {ident}" if ident else "",
+            why,
+        )
 
     async def _write(self, batch: list[Record]) -> None:
         assert self.store is not None
@@ -181,7 +272,7 @@ class Recorder:
 
     # -- health ---------------------------------------------------------------------------------------------------
     def _mark_down(self, exc: BaseException) -> None:
-        message = f"{type(exc).__name__}: {exc}"[:200]
+        message = describe(exc)
         if not self.degraded:
             log.error("database unavailable, buffering records and deduplicating in memory: %s", message)
         self.degraded, self.last_error = True, message
@@ -200,5 +291,6 @@ class Recorder:
             "degraded": self.degraded,
             "buffered": len(self.pending) + self.in_flight,
             "dropped": self.dropped,
+            "set_aside": self.set_aside_count,
             "last_error": self.last_error if self.degraded else None,
         }

@@ -117,6 +117,11 @@ class Store:
                 stmt = self._insert(schema.feedback).on_conflict_do_nothing(index_elements=["id"])
                 await conn.execute(stmt, [_row(f) for f in feedback])
 
+    async def ping(self) -> None:
+        """Raise unless the database answers a trivial query."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
     async def claim_event(self, key: str) -> bool:
         """True for the first caller with this key, on any replica; False for every later one."""
         stmt = (

@@ -101,3 +101,31 @@ def test_an_internal_error_is_a_short_apology_without_details(kb):
         assert "secret internals" not in json.dumps(data)
 
     serve_and(Broken(kb), scenario)
+
+
+def test_a_question_of_zero_width_characters_or_with_a_nul_is_empty_and_gets_422(assistant):
+    async def scenario(session, base):
+        for question in ("\u200b\u200c\u200d\ufeff", "can i use facebook\x00 at lunch?", "\x00"):
+            async with session.post(f"{base}/api/ask", json={"school": "reading", "question": question}) as r:
+                assert r.status == 422, question.encode()
+                assert (await r.json())["error"].startswith("Please type a question")
+
+    serve_and(assistant, scenario)
+
+
+def test_feedback_with_ids_longer_than_any_this_server_hands_out_gets_400(assistant):
+    async def scenario(session, base):
+        cases = [
+            {"interaction_id": "i" * 33, "helpful": False},
+            {"interaction_id": "i" * 32, "helpful": False, "school": "s" * 65},
+            {"interaction_id": "i" * 32, "helpful": False, "clause_id": "c" * 129},
+            {"interaction_id": "i" * 32, "helpful": False, "comment": "x" * 2001},
+        ]
+        for body in cases:
+            async with session.post(f"{base}/api/feedback", json=body) as r:
+                assert r.status == 400, body
+        ok = {"interaction_id": "i" * 32, "helpful": False, "school": "s" * 64, "comment": "x" * 2000}
+        async with session.post(f"{base}/api/feedback", json=ok) as r:
+            assert r.status == 200
+
+    serve_and(assistant, scenario)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import urllib.parse
 
 from bot.metrics import Metrics
 from bot.settings import Settings
-from bot.store import Interaction, Recorder, Store, database_url_for
+from bot.store import Feedback, Interaction, Recorder, Store, database_url_for
 from tests.fakes.tcp_proxy import TcpProxy
 
 
@@ -112,5 +113,91 @@ def test_stopping_while_a_batch_is_being_written_loses_nothing(postgres_url):
         await recorder.stop()
         assert await store.count("interactions") == 2000
         await store.close()
+
+    asyncio.run(main())
+
+
+def recorder_on(url: str) -> tuple[Store, Recorder, Metrics]:
+    metrics = Metrics()
+    store = Store(url)
+    recorder = Recorder(store, metrics)
+    recorder.ready = True
+    return store, recorder, metrics
+
+
+def test_a_record_the_database_refuses_is_set_aside_and_every_other_record_is_written(store_url, caplog):
+    async def main() -> None:
+        store, recorder, metrics = recorder_on(store_url)
+        await store.upgrade()
+        try:
+            # A record no cleaning can save (a time that is not a time); it bypasses record() on purpose.
+            poison = Interaction(school="reading", channel="web", status="answered", question="secret text")
+            poison = dataclasses.replace(poison, created_at="not a time")
+            for n in range(30):
+                recorder.record(interaction(n))
+            recorder.pending.append(poison)
+            for n in range(30, 60):
+                recorder.record(interaction(n))
+            await recorder.flush_all()
+            assert await store.count("interactions") == 60
+            assert list(recorder.set_aside) == [poison] and recorder.health()["set_aside"] == 1
+            assert metrics.records_set_aside.labels("refused")._value.get() == 1
+            assert not recorder.degraded and not recorder.pending and recorder.in_flight == 0
+            # later records are not held up either
+            recorder.record(interaction(60))
+            await recorder.flush_all()
+            assert await store.count("interactions") == 61
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+    said = [r.getMessage() for r in caplog.records if "set aside" in r.getMessage()]
+    assert len(said) == 1 and "interaction" in said[0] and "secret text" not in said[0]
+
+
+def test_records_from_the_issue_are_cleaned_or_set_aside_before_they_are_buffered(store_url):
+    async def main() -> None:
+        store, recorder, metrics = recorder_on(store_url)
+        await store.upgrade()
+        try:
+            asked = Interaction(
+                school="reading", channel="web", status="answered", question="facebook \ud800"
+            )
+            recorder.record(asked)
+            recorder.record(
+                Interaction(school="reading", channel="web", status="answered", question="face\x00book")
+            )
+            recorder.record(
+                Feedback(helpful=False, channel="web", interaction_id=asked.id, comment="\udc00!")
+            )
+            recorder.record(Feedback(helpful=False, channel="web", interaction_id="i" * 40))
+            recorder.record(Feedback(helpful=False, channel="web", school="s" * 100))
+            assert len(recorder.pending) == 3  # the two that do not fit never enter the buffer
+            assert metrics.records_set_aside.labels("too_long")._value.get() == 2
+            await recorder.flush_all()
+            assert sorted(i.question for i in await store.interactions()) == ["facebook", "facebook \ufffd"]
+            assert [f.comment for f in await store.feedback()] == ["\ufffd!"]
+            assert metrics.records_set_aside.labels("refused")._value.get() == 0
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_an_unreachable_database_is_not_blamed_on_the_records(tmp_path):
+    async def main() -> None:
+        # ready, but no tables: every write fails with an operational error, which is an outage
+        store, recorder, metrics = recorder_on(database_url_for(Settings(data_dir=tmp_path)))
+        try:
+            for n in range(5):
+                recorder.record(interaction(n))
+            assert await recorder.flush_batch() is False
+            assert len(recorder.pending) == 5 and recorder.set_aside_count == 0 and recorder.degraded
+            assert "INSERT" not in (recorder.last_error or "")  # no SQL in what /admin and the log show
+            await store.upgrade()
+            await recorder.flush_all()
+            assert await store.count("interactions") == 5
+        finally:
+            await store.close()
 
     asyncio.run(main())

@@ -5,17 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-import pytest
-
-from bot.settings import Settings
-from bot.store import Feedback, Interaction, Store, database_url_for
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return database_url_for(Settings(data_dir=tmp_path))
-    return database_url_for(Settings(database_url=request.getfixturevalue("postgres_url")))
+from bot.store import Feedback, Interaction, Store
 
 
 def run(url: str, scenario) -> None:
