@@ -52,4 +52,14 @@ def _salt() -> bytes:
 
 
 def hash_user(user_key: str) -> str:
-    return hmac.new(_salt(), user_key.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(_salt(), user_key.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
+
+
+def hash_event_key(key: str) -> str:
+    """`kind:ids...` → `kind:<salted hash of the ids>`, for keys that are stored (processed events).
+
+    Event keys carry conversation, member and event ids; a Teams member id is a user id. The kind stays
+    readable; every id is hashed like the user ids, so replicas sharing the salt still agree on the key.
+    """
+    kind, _, ids = key.partition(":")
+    return f"{kind}:{hash_user(ids)}"

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 
 from bot.dedup import EventDeduplicator
 from bot.metrics import Metrics
+from bot.privacy import hash_event_key
 from bot.store.fit import RecordDoesNotFit, fit
 from bot.store.records import Feedback, Interaction, Preference
 from bot.store.store import Store
@@ -241,7 +242,11 @@ class Recorder:
     # -- reads that a question waits for, briefly ----------------------------------------------------------------
     async def claim_event(self, key: str) -> bool:
         """First delivery of an event anywhere → True. Falls back to this process's memory if the database is
-        unreachable, so a retried event may then be answered by two replicas rather than by none."""
+        unreachable, so a retried event may then be answered by two replicas rather than by none.
+
+        The key's ids are hashed before the key is kept anywhere: no raw user, conversation or event id is stored.
+        """
+        key = hash_event_key(key)
         first_here = self.local_events.first_time(key)
         if self.store is None or not self.ready:
             return first_here

@@ -80,14 +80,14 @@ class Store:
         await self.engine.dispose()
 
     # -- schema ---------------------------------------------------------------------------------------------------
-    async def upgrade(self) -> str:
-        """Apply every pending migration; return the schema revision now in place."""
+    async def upgrade(self, target: str = "head") -> str:
+        """Apply every pending migration (up to `target`); return the schema revision now in place."""
 
         def run(sync_conn) -> None:
             config = Config()
             config.set_main_option("script_location", str(MIGRATIONS))
             config.attributes["connection"] = sync_conn
-            command.upgrade(config, "head")
+            command.upgrade(config, target)
 
         async with self.engine.begin() as conn:
             if self.is_postgres:

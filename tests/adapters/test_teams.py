@@ -186,3 +186,50 @@ def test_malformed_activities_get_4xx(kb):
             assert 400 <= r.status < 500
 
     run_teams(kb, scenario)
+
+
+def test_no_raw_teams_id_is_stored_in_a_processed_event_key(kb, tmp_path):
+    from sqlalchemy import select
+
+    from bot.server import RECORDER
+    from bot.store import schema
+
+    settings = Settings(teams_no_auth=True, data_dir=tmp_path)
+
+    async def main() -> list[str]:
+        connector = await FakeConnector().start()
+        app = create_app(Assistant(kb), settings)
+        recorder = app[RECORDER]
+        try:
+            async with serving(app) as base, aiohttp.ClientSession() as session:
+                for _ in range(200):
+                    if recorder.ready:
+                        break
+                    await asyncio.sleep(0.05)
+                assert recorder.ready
+                greeting = activity(
+                    connector,
+                    None,
+                    "act-greet",
+                    type="conversationUpdate",
+                    membersAdded=[{"id": "29:raw-member-id", "name": "Alex"}, BOT],
+                )
+                async with session.post(f"{base}/api/messages", json=greeting) as r:
+                    assert r.status in (200, 201)
+                async with session.post(
+                    f"{base}/api/messages", json=activity(connector, "can i post pics?", "act-raw-1")
+                ) as r:
+                    assert r.status in (200, 201)
+                await connector.wait_for(lambda: len(connector.calls) == 2)
+                async with recorder.store.engine.connect() as conn:
+                    return list((await conn.execute(select(schema.processed_events.c.key))).scalars())
+        finally:
+            await connector.stop()
+
+    keys = asyncio.run(main())
+    assert sorted(k.split(":")[0] for k in keys) == ["teams", "teams-greet"]
+    for key in keys:
+        kind, digest = key.split(":")
+        assert len(digest) == 32 and int(digest, 16) >= 0, key
+        for raw in ("raw-member-id", "conv-1", "act-raw-1", "29:"):
+            assert raw not in key

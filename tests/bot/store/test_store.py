@@ -12,7 +12,7 @@ def run(url: str, scenario) -> None:
     async def main() -> None:
         store = Store(url)
         try:
-            assert await store.upgrade() == "0001"
+            assert await store.upgrade() == "0002"
             await scenario(store)
         finally:
             await store.close()
@@ -22,7 +22,7 @@ def run(url: str, scenario) -> None:
 
 def test_upgrade_is_repeatable(store_url):
     async def scenario(store: Store):
-        assert await store.upgrade() == "0001"
+        assert await store.upgrade() == "0002"
 
     run(store_url, scenario)
 
@@ -87,3 +87,22 @@ def test_purge_removes_exactly_the_rows_older_than_the_cutoff(store_url):
         assert [f.id for f in await store.feedback()] == [votes[1].id]
 
     run(store_url, scenario)
+
+
+def test_upgrading_forgets_event_keys_stored_with_raw_ids_and_keeps_hashed_ones(store_url):
+    async def main() -> None:
+        store = Store(store_url)
+        try:
+            assert await store.upgrade("0001") == "0001"
+            raw = "teams-greet:a:conv-1:29:raw-member-id"
+            hashed = "teams-greet:" + "0" * 32
+            for key in (raw, hashed, "slack:Ev1"):
+                assert await store.claim_event(key) is True
+            assert await store.upgrade() == "0002"
+            assert await store.claim_event(hashed) is False  # still there
+            assert await store.count("processed_events") == 2
+            assert await store.claim_event(raw) is True  # gone, so it could be claimed again
+        finally:
+            await store.close()
+
+    asyncio.run(main())
