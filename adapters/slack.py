@@ -8,11 +8,15 @@ Socket Mode bolt acks itself before the listener runs. Retried events are answer
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import html
 import json
 import logging
 import re
+import time
 from typing import Any
+from urllib.parse import parse_qsl
 
 import aiohttp
 from aiohttp import web
@@ -20,9 +24,9 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.json_body import BadBody, parse_json_object
 from adapters.slack_blocks import home_view, reply_message
 from bot.compose import Answer
 from bot.conversation import EXAMPLE_QUESTIONS, Conversation
@@ -216,7 +220,7 @@ class AckFirstDispatcher:
         self, slack_app: AsyncApp, signing_secret: str, metrics, workers: int = 8, backlog: int = 5000
     ):
         self.slack_app = slack_app
-        self.verifier = SignatureVerifier(signing_secret)
+        self.secret = signing_secret.encode()
         self.metrics = metrics
         self.queue: asyncio.Queue[AsyncBoltRequest] = asyncio.Queue(maxsize=backlog)
         self.worker_count = workers
@@ -247,13 +251,16 @@ class AckFirstDispatcher:
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         headers = request.headers
-        if not self.verifier.is_valid_request(body, dict(headers)):
+        if not self._signed(body, headers):
             self.metrics.errors.labels(CHANNEL, "bad_signature").inc()
             log.warning("Slack request refused: missing, invalid or stale signature")
             return web.json_response({"error": "invalid request"}, status=401)
-        bolt_request = AsyncBoltRequest(
-            body=body.decode("utf-8"), query=request.query_string, headers=headers
-        )
+        try:
+            bolt_request = _bolt_request(body, request.query_string, headers)
+        except BadBody as exc:
+            self.metrics.errors.labels(CHANNEL, "bad_body").inc()
+            log.warning("signed Slack request refused: %s", exc.user_message)
+            return web.json_response({"error": exc.user_message}, status=400)
         if _needs_bolt_reply(body):
             return await to_aiohttp_response(await self.slack_app.async_dispatch(bolt_request))
         try:
@@ -263,6 +270,45 @@ class AckFirstDispatcher:
             log.error("Slack backlog full (%d); asking Slack to retry", self.queue.qsize())
             return web.json_response({"error": "busy"}, status=503)
         return web.Response(status=200)
+
+    def _signed(self, body: bytes, headers) -> bool:
+        """Slack's v0 signature over the raw bytes, and a timestamp within 5 minutes.
+
+        Done here rather than by slack_sdk's SignatureVerifier, which raises (a 500) on a timestamp that is not
+        a plain integer (`abc`, `1.5`, 5,000 digits) and on a body that is not UTF-8; here those fail the check
+        (401) or, signed, reach the body check (400).
+        """
+        timestamp = headers.get("X-Slack-Request-Timestamp", "")
+        if not _TIMESTAMP.fullmatch(timestamp) or abs(time.time() - int(timestamp)) > MAX_AGE_SECONDS:
+            return False
+        base = b"v0:" + timestamp.encode() + b":" + body
+        expected = "v0=" + hmac.new(self.secret, base, hashlib.sha256).hexdigest()
+        given = headers.get("X-Slack-Signature", "")
+        return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+
+
+_TIMESTAMP = re.compile(r"[0-9]{1,15}")  # Unix seconds; Slack's are 10 digits
+MAX_AGE_SECONDS = 300  # Slack's advice: older requests may be replays
+
+
+def _bolt_request(body: bytes, query: str, headers) -> AsyncBoltRequest:
+    """The request as bolt reads it, or BadBody: bolt itself raises (500) on a body that is not UTF-8, not
+    JSON where JSON is due, or JSON but not an object. Even a signed body is checked: it is still input."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadBody("The request body is not UTF-8 text.") from None
+    # Where bolt parses JSON (slack_bolt.request.internals.parse_body), check it is an object first.
+    if text.startswith(("{", "[", '"')) or headers.get("Content-Type", "").startswith("application/json"):
+        parse_json_object(text, "a JSON object")
+    elif "payload" in text:
+        payload = dict(parse_qsl(text, keep_blank_values=True)).get("payload")
+        if payload is not None:
+            parse_json_object(payload, "a payload that is a JSON object")
+    try:
+        return AsyncBoltRequest(body=text, query=query, headers=headers)
+    except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
+        raise BadBody(f"Slack request not understood ({exc.__class__.__name__}).") from None
 
 
 def _needs_bolt_reply(body: bytes) -> bool:

@@ -7,7 +7,6 @@ any serviceUrl and so is never for production.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 
@@ -19,6 +18,7 @@ from botbuilder.core import ActivityHandler, CardFactory, MessageFactory, TurnCo
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import ChannelAccount
 
+from adapters.json_body import BadBody, parse_json_object
 from adapters.teams_cards import reply_parts
 from bot.conversation import Conversation
 from bot.errors import PolicyBotError
@@ -172,12 +172,11 @@ class TeamsChannel:
         if "application/json" not in request.headers.get("Content-Type", ""):
             return web.json_response({"error": "Content-Type must be application/json"}, status=415)
         try:
-            body = await request.read()
-            json.loads(body)
+            parse_json_object(await request.read(), "one Bot Framework activity as a JSON object")
         except web.HTTPRequestEntityTooLarge:
             return web.json_response({"error": "activity too large"}, status=413)
-        except (ValueError, UnicodeDecodeError):
-            return web.json_response({"error": "body is not valid JSON"}, status=400)
+        except BadBody as exc:
+            return web.json_response({"error": exc.user_message}, status=400)
         if self.requires_auth and not _plausible_bearer(request.headers.get("Authorization", "")):
             log.warning("Teams activity refused: missing or malformed bearer token")
             return web.json_response({"error": "Unauthorized"}, status=401)

@@ -6,12 +6,12 @@ anything a user can send.
 
 from __future__ import annotations
 
-import json
 import logging
 from importlib import resources
 
 from aiohttp import web
 
+from adapters.json_body import BadBody, parse_json, parse_json_object
 from bot.contract import answer_dict, error_dict
 from bot.conversation import MAX_COMMENT_CHARS
 from bot.errors import InvalidQuestion, UnknownSchool
@@ -38,13 +38,10 @@ async def ask(request: web.Request) -> web.Response:
         metrics.errors.labels(CHANNEL, "too_large").inc()
         return _error(413, "The request is too large. Please keep questions under 1,000 characters.")
     try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        payload = parse_json_object(body, 'a JSON object: {"school": "...", "question": "..."}')
+    except BadBody as exc:
         metrics.errors.labels(CHANNEL, "bad_json").inc()
-        return _error(400, f"The request body is not valid JSON ({exc.__class__.__name__}).")
-    if not isinstance(payload, dict):
-        metrics.errors.labels(CHANNEL, "bad_json").inc()
-        return _error(400, 'Send a JSON object: {"school": "...", "question": "..."}.')
+        return _error(400, exc.user_message)
     school, question = payload.get("school"), payload.get("question")
     if not isinstance(school, str) or not school:
         metrics.errors.labels(CHANNEL, "no_school").inc()
@@ -68,9 +65,9 @@ async def ask(request: web.Request) -> web.Response:
 async def feedback(request: web.Request) -> web.Response:
     """A 👍/👎 from the web page: `{"interaction_id": ..., "helpful": true|false, "comment": optional}`."""
     try:
-        payload = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, "The request body is not valid JSON.")
+        payload = parse_json(await request.read())
+    except BadBody as exc:
+        return _error(400, exc.user_message)
     if not isinstance(payload, dict) or not isinstance(payload.get("helpful"), bool):
         return _error(400, 'Send {"interaction_id": "...", "helpful": true or false}.')
     interaction = payload.get("interaction_id")

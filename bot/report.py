@@ -23,13 +23,20 @@ def parse_period(text: str, now: dt.datetime | None = None) -> dt.datetime:
     match = _PERIOD.match(text or "")
     if not match:
         raise ValueError(f"period {text!r} must look like 30d, 12h or 2w")
+    if (
+        len(match.group(1)) > 6
+    ):  # a million hours is a century: anything longer is a typo, and int() of it is slow
+        raise ValueError(f"period {text.strip()!r} is too long; give at most 999999 hours, days or weeks")
     amount, unit = int(match.group(1)), match.group(2)
-    delta = {
-        "h": dt.timedelta(hours=amount),
-        "d": dt.timedelta(days=amount),
-        "w": dt.timedelta(weeks=amount),
-    }[unit]
-    return (now or dt.datetime.now(dt.UTC)) - delta
+    try:
+        delta = {
+            "h": dt.timedelta(hours=amount),
+            "d": dt.timedelta(days=amount),
+            "w": dt.timedelta(weeks=amount),
+        }[unit]
+        return (now or dt.datetime.now(dt.UTC)) - delta
+    except OverflowError:  # before year 1: the datetime type ends there
+        raise ValueError(f"period {text.strip()!r} reaches back before the year 1") from None
 
 
 @dataclass(frozen=True)
@@ -142,10 +149,33 @@ def report_json(report: Report) -> dict:
 CSV_FIELDS = ("school", "kind", "question", "times", "last_asked", "quoted_clause", "nearest_clauses")
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (tab and CR too, after some trimming).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: object) -> object:
+    """Text a spreadsheet shows as text: a cell starting like a formula gets a leading single quote (OWASP's
+    advice against CSV injection), so a logged question such as `=HYPERLINK(...)` is never run on HR's machine."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
+class _SafeWriter:
+    """csv.writer whose text cells are made spreadsheet-safe."""
+
+    def __init__(self, out: io.StringIO):
+        self._writer = csv.writer(out)
+
+    def writerow(self, row) -> None:
+        self._writer.writerow([spreadsheet_safe(cell) for cell in row])
+
+
 def report_csv(report: Report) -> str:
-    """One row per question HR should look at (kind: unanswered or downvoted), plus a summary row per school."""
+    """One row per question HR should look at (kind: unanswered or downvoted), plus a summary row per school.
+    Every text cell is spreadsheet-safe: the questions come from anyone who can type to the bot."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = _SafeWriter(out)
     writer.writerow(CSV_FIELDS)
     for s in report.schools:
         summary = f"{s.questions} questions, {s.answered} answered, {s.no_match} no_match, {s.thumbs_down} thumbs down"

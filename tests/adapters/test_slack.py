@@ -372,3 +372,55 @@ def test_url_verification_gets_its_challenge_back(kb):
             assert "c-123" in await r.text()
 
     run_slack(kb, scenario)
+
+
+def serve_slack(assistant, scenario) -> None:
+    """The server with Slack on, for requests that must be refused before any answer."""
+
+    async def main() -> None:
+        slack = await FakeSlackApi().start()
+        settings = Settings(
+            slack_signing_secret=SECRET, slack_bot_token="xoxb-test", slack_api_url=f"{slack.url}/api/"
+        )
+        try:
+            async with serving(create_app(assistant, settings)) as base, aiohttp.ClientSession() as session:
+                await scenario(Harness(session, base, slack))
+        finally:
+            await slack.stop()
+
+    asyncio.run(main())
+
+
+def test_a_timestamp_that_is_not_a_plain_integer_gets_401_not_500(assistant):
+    async def scenario(h: Harness) -> None:
+        body = event_body(dm("can i post?", "1.1"), "EvTs")
+        signature = sign(body)["X-Slack-Signature"]
+        for timestamp in ("abc", "", "1.5", "9" * 5000, " 12", "-1"):
+            headers = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
+            assert await h.post(body, headers) == 401, timestamp[:10]
+        await asyncio.sleep(0.2)
+        assert h.slack.named("chat.postMessage") == []
+
+    serve_slack(assistant, scenario)
+
+
+def test_signed_bodies_that_are_not_a_json_object_or_not_utf8_get_400_not_500(assistant):
+    async def scenario(h: Harness) -> None:
+        cases = [
+            (b'["an", "array"]', "application/json"),
+            (b'"a string"', "application/json"),
+            (b'{"broken": ', "application/json"),
+            (b"[" * 30_000 + b"]" * 30_000, "application/json"),
+            ('{"text": "caf\u00e9"}'.encode("latin-1"), "application/json"),
+            (b"payload=%5B1%5D", "application/x-www-form-urlencoded"),
+            (b"payload=%7Bbroken", "application/x-www-form-urlencoded"),
+            (b"payload=%22a+string%22", "application/x-www-form-urlencoded"),
+        ]
+        for body, content_type in cases:
+            assert await h.post(body, sign(body), content_type) == 400, body[:30]
+        await asyncio.sleep(0.2)
+        assert h.slack.named("chat.postMessage") == []
+        # a well-formed signed event still gets its ack
+        assert await h.event(dm("can i post?", "9.1"), "EvAfterBad") == 200
+
+    serve_slack(assistant, scenario)

@@ -129,3 +129,22 @@ def test_feedback_with_ids_longer_than_any_this_server_hands_out_gets_400(assist
             assert r.status == 200
 
     serve_and(assistant, scenario)
+
+
+def test_deeply_nested_json_gets_400_not_a_recursion_error(assistant):
+    nested = b"[" * 30_000 + b"]" * 30_000  # 60 KB, under the 64 KB body limit
+    assert len(nested) == 60_000
+
+    async def scenario(session, base):
+        for path in ("/api/ask", "/api/feedback"):
+            async with session.post(
+                f"{base}{path}", data=nested, headers={"Content-Type": "application/json"}
+            ) as r:
+                assert r.status == 400, path
+                assert "not valid JSON" in (await r.json())["error"]
+        async with session.post(
+            f"{base}/api/ask", json={"school": "reading", "question": "can i post?"}
+        ) as r:
+            assert r.status == 200  # and the server goes on answering
+
+    serve_and(assistant, scenario)
