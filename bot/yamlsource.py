@@ -1,4 +1,7 @@
-"""Safe YAML loading that remembers where each mapping and list item started, for `file:line` messages."""
+"""Safe YAML loading that remembers where each mapping and list item started, for `file:line` messages.
+
+Knowledge files are plain data: arbitrary Python objects (`!!python/object`), anchors and aliases are refused.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +21,31 @@ class LineDict(dict):
         return self.key_lines.get(key, self.line)
 
 
+class _Refused(yaml.MarkedYAMLError):
+    """Valid YAML that knowledge files may not use."""
+
+
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader (no arbitrary objects) whose mappings are LineDicts."""
+    """SafeLoader (no arbitrary objects) whose mappings are LineDicts, and which refuses anchors and aliases.
+
+    HR's files never need `&anchor` or `*alias`, and aliases nested a few levels deep expand a few hundred bytes
+    into gigabytes (a "billion laughs" bomb) before any check could look at the result. They are refused where
+    they stand, as `!!python/object` tags are.
+    """
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(
+                problem=f"YAML aliases (*{event.anchor}) are not allowed in knowledge files; write the value out",
+                problem_mark=event.start_mark,
+            )
+        if getattr(event, "anchor", None) is not None:
+            raise _Refused(
+                problem=f"YAML anchors (&{event.anchor}) are not allowed in knowledge files; write the value out",
+                problem_mark=event.start_mark,
+            )
+        return super().compose_node(parent, index)
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
@@ -60,6 +86,8 @@ def load_yaml(path: Path) -> Any:
         raise YamlSyntaxError(path, 1, f"not UTF-8 text ({exc.reason})") from exc
     try:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader subclasses SafeLoader
+    except _Refused as exc:
+        raise YamlSyntaxError(path, exc.problem_mark.line + 1, exc.problem) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
