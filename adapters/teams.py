@@ -18,6 +18,7 @@ from botbuilder.core import ActivityHandler, CardFactory, MessageFactory, TurnCo
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import ChannelAccount
 
+from adapters import teams_keys
 from adapters.json_body import BadBody, parse_json_object
 from adapters.teams_cards import reply_parts
 from bot.conversation import Conversation
@@ -167,6 +168,10 @@ class TeamsChannel:
 
         self.adapter.on_turn_error = on_error
         self.requires_auth = bool(settings.microsoft_app_id)
+        # botbuilder's key fetch blocks the event loop without a timeout; ours does not (adapters/teams_keys.py)
+        self.signing_keys = (
+            teams_keys.install(settings.teams_openid_metadata_url) if self.requires_auth else {}
+        )
 
     async def messages(self, request: web.Request) -> web.Response:
         if "application/json" not in request.headers.get("Content-Type", ""):
@@ -189,6 +194,10 @@ class TeamsChannel:
         except jwt.PyJWTError as exc:  # a malformed or forged token is the sender's problem: 401, not 500
             log.warning("Teams activity refused: invalid bearer token (%s)", exc.__class__.__name__)
             return web.json_response({"error": "Unauthorized"}, status=401)
+        except teams_keys.SigningKeysUnavailable:  # only Teams waits for the keys; every other route serves
+            return web.json_response(
+                {"error": "token validation unavailable"}, status=503, headers={"Retry-After": "5"}
+            )
         except (
             aiohttp.ClientError,
             requests.RequestException,

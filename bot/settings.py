@@ -30,6 +30,9 @@ class Settings:
     microsoft_app_type: str = "MultiTenant"
     microsoft_app_tenant_id: str | None = None
     teams_no_auth: bool = False
+    # Where Teams signing keys are fetched from; None: Bot Framework's own documents. Not read from the
+    # environment: only tests point it elsewhere (at a local key endpoint).
+    teams_openid_metadata_url: str | None = None
     data_dir: Path = field(default_factory=default_data_dir)
     database_url: str | None = field(default=None, repr=False)  # may carry a password
     hash_salt: str | None = field(default=None, repr=False)
