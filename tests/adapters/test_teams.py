@@ -184,6 +184,9 @@ def test_malformed_activities_get_4xx(kb):
             assert r.status == 415
         async with session.post(url, json={"no": "type"}) as r:
             assert 400 <= r.status < 500
+        for body in (b'["an", "array"]', b'"a string"', b"[" * 30_000 + b"]" * 30_000, b"\xff\xfe{"):
+            async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as r:
+                assert r.status == 400, body[:20]
 
     run_teams(kb, scenario)
 

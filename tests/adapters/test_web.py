@@ -148,3 +148,22 @@ def test_deeply_nested_json_gets_400_not_a_recursion_error(assistant):
             assert r.status == 200  # and the server goes on answering
 
     serve_and(assistant, scenario)
+
+
+def test_the_page_is_sent_with_a_strict_content_security_policy_and_no_framing(assistant):
+    async def scenario(session, base):
+        async with session.get(f"{base}/") as r:
+            html = await r.text()
+            headers = r.headers
+        policy = dict(d.strip().split(" ", 1) for d in headers["Content-Security-Policy"].split(";"))
+        assert policy["default-src"] == "'none'" and policy["frame-ancestors"] == "'none'"
+        assert policy["connect-src"] == "'self'" and policy["base-uri"] == "'none'"
+        for directive, tag in (("script-src", "script"), ("style-src", "style")):
+            sources = policy[directive].split()
+            assert sources and all(s.startswith("'sha256-") for s in sources), policy[directive]
+            assert len(sources) == html.count(f"<{tag}>")  # one hash per inline block, nothing else allowed
+        assert "unsafe-inline" not in headers["Content-Security-Policy"]
+        assert headers["X-Frame-Options"] == "DENY"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+
+    serve_and(assistant, scenario)

@@ -157,6 +157,13 @@ def test_a_person_asks_in_a_real_browser_and_sees_the_clause_citation_and_contac
 
     async def scenario(page: Page, session: aiohttp.ClientSession, base: str) -> None:
         await page.send("Runtime.enable")
+        await page.send("Page.enable")
+        # Anything the page's Content-Security-Policy blocks is collected here, and must stay empty.
+        await page.send(
+            "Page.addScriptToEvaluateOnNewDocument",
+            source="window.__csp = []; document.addEventListener('securitypolicyviolation',"
+            " (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));",
+        )
         await page.send("Page.navigate", url=f"{base}/")
         await page.wait_for("!!document.querySelector('#school option[value=reading]')", "the school list")
 
@@ -193,6 +200,7 @@ def test_a_person_asks_in_a_real_browser_and_sees_the_clause_citation_and_contac
         message = await page.wait_for("document.querySelector('#message')?.textContent", "#message")
         assert message.startswith("Unknown school 'hogwarts'. Known schools:"), message
         assert not page.exceptions, page.exceptions
+        assert await page.js("window.__csp") == []  # the strict policy let everything the page does through
 
     asyncio.run(main())
 
