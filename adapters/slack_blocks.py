@@ -66,12 +66,12 @@ def answer_blocks(answer: Answer, *, shareable: bool = False) -> list[dict[str, 
         blocks.append(_section(escape(answer.message)))
     else:
         clause = answer.clause
-        blocks.append(_section(_quote(clause.quote)))
+        blocks.append(_section(_quote(clause.quote_as_list())))
         blocks.append(_context(escape(clause.citation)))
         if answer.school_variant:
             v = answer.school_variant
             blocks.append(
-                _section(f"*Also applies to your school* ({escape(v.citation)})\n{_quote(v.quote)}")
+                _section(f"*Also applies to your school* ({escape(v.citation)})\n{_quote(v.quote_as_list())}")
             )
         if answer.review_note:
             blocks.append(_context(":warning: " + escape(answer.review_note)))
@@ -79,7 +79,7 @@ def answer_blocks(answer: Answer, *, shareable: bool = False) -> list[dict[str, 
         blocks.append(_section("*Who to contact*\n" + "\n".join(_contact(c) for c in answer.contacts)))
     if answer.variants:
         lines = [
-            f"• *{escape(', '.join(v.school_names))}* (§{escape(v.clause.section)}): {escape(v.note or v.clause.quote)}"
+            f"• *{escape(', '.join(v.school_names))}* (§{escape(v.clause.section)}): {escape(v.note or v.clause.quote_as_list())}"
             for v in answer.variants
         ]
         blocks.append(

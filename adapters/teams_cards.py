@@ -36,12 +36,16 @@ def answer_card(answer: Answer) -> dict[str, Any]:
         body.append(_text(answer.message))
     else:
         clause = answer.clause
-        body.append({"type": "Container", "style": "emphasis", "items": [_text(f"“{clause.quote}”")]})
+        body.append(
+            {"type": "Container", "style": "emphasis", "items": [_text(f"“{clause.quote_as_list()}”")]}
+        )
         body.append(_text(clause.citation, isSubtle=True, size="Small", spacing="Small"))
         if answer.school_variant:
             v = answer.school_variant
             body.append(_text("Also applies to your school", weight="Bolder", spacing="Medium"))
-            body.append({"type": "Container", "style": "emphasis", "items": [_text(f"“{v.quote}”")]})
+            body.append(
+                {"type": "Container", "style": "emphasis", "items": [_text(f"“{v.quote_as_list()}”")]}
+            )
             body.append(_text(v.citation, isSubtle=True, size="Small", spacing="Small"))
         if answer.review_note:
             body.append(_text(answer.review_note, color="Warning", size="Small"))
@@ -55,7 +59,7 @@ def answer_card(answer: Answer) -> dict[str, Any]:
     if answer.variants:
         differences = [
             _text(
-                f"**{', '.join(v.school_names)}** (§{v.clause.section}): {v.note or v.clause.quote}",
+                f"**{', '.join(v.school_names)}** (§{v.clause.section}): {v.note or v.clause.quote_as_list()}",
                 size="Small",
             )
             for v in answer.variants

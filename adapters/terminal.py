@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from bot.compose import ANSWERED, Answer
@@ -10,7 +11,19 @@ WIDTH = 96
 
 
 def _wrap(text: str, indent: str = "  ") -> str:
-    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent)
+    """Each line wrapped on its own, so a quoted list keeps one item a line, its continuations under its text."""
+    return "\n".join(_wrap_line(line, indent) for line in text.splitlines())
+
+
+def _wrap_line(line: str, indent: str) -> str:
+    marker = re.match(r"^\s*• ", line)
+    hanging = indent + " " * (marker.end() if marker else 0)
+    return textwrap.fill(
+        line.strip(),
+        WIDTH,
+        initial_indent=indent + line[: len(line) - len(line.lstrip())],
+        subsequent_indent=hanging,
+    )
 
 
 def render_text(answer: Answer) -> str:
@@ -19,16 +32,16 @@ def render_text(answer: Answer) -> str:
         lines.append(_wrap(answer.message, ""))
     else:
         clause = answer.clause
-        lines += [clause.citation, _wrap(f"“{clause.quote}”"), ""]
+        lines += [clause.citation, _wrap(f"“{clause.quote_as_list()}”"), ""]
         if answer.school_variant:
             v = answer.school_variant
-            lines += [f"Also applies to your school: {v.citation}", _wrap(f"“{v.quote}”"), ""]
+            lines += [f"Also applies to your school: {v.citation}", _wrap(f"“{v.quote_as_list()}”"), ""]
         if answer.review_note:
             lines += [_wrap(f"Note: {answer.review_note}", ""), ""]
         if answer.variants:
             lines.append(f"How other schools differ ({answer.topic_title}):")
             for v in answer.variants:
-                summary = v.note or v.clause.quote
+                summary = v.note or v.clause.quote_as_list()
                 lines.append(_wrap(f"- {', '.join(v.school_names)} (§{v.clause.section}): {summary}"))
             lines.append("")
         if answer.alternatives:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from dataclasses import dataclass, field
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 
-from bot.knowledge import Clause, KnowledgeBase, School, parse_year_month
+from bot.knowledge import Clause, KnowledgeBase, Policy, School, parse_year_month
 from bot.retrieval import Hit, Retriever, SearchResult
 
 ANSWERED = "answered"
@@ -21,11 +23,32 @@ HELP = "help"
 MAX_CONTACTS = 3
 MAX_VARIANTS = 4
 MAX_ALTERNATIVES = 2
+# How many hits to ask for when the first ones repeat the quote: enough for two distinct related clauses even
+# when a long list's bullets crowd the top of the ranking.
+DEEP_SEARCH = 12
+# Every school in England and Wales has a Designated Safeguarding Lead by statute, whether or not its social
+# media policy names one, so a topic may always route to them.
+STATUTORY_ROLES = frozenset({"safeguarding_lead"})
+
+# What joins one list item to the next: "…colleagues;", "…or groups; or", "It is accurate,", "…by:".
+LIST_JOINER = re.compile(r"(?:[;,:]|\s(?:and|or))\s*$")
+LEAD_IN_END = (":", ";")
+
+
+@dataclass(frozen=True)
+class Bullet:
+    """One line of a quote: level 0 is a lead-in or a paragraph, 1 an item of its list, 2 an item of a sub-list."""
+
+    text: str
+    level: int = 1
 
 
 @dataclass(frozen=True)
 class CitedClause:
-    """A clause as quoted: its words with the citation that lets staff find it in the document."""
+    """A clause as quoted: its words with the citation that lets staff find it in the document.
+
+    `bullets` holds the list a lead-in introduces, so that the quote reads on its own.
+    """
 
     id: str
     policy_id: str
@@ -35,15 +58,36 @@ class CitedClause:
     text: str
     lead_in: str | None = None
     score: float = 0.0
+    bullets: tuple[Bullet, ...] = ()
+    place: str | None = None  # "paragraph 2", "item 3": where in a section printed with several parts
+
+    @property
+    def section_label(self) -> str:
+        return f"§{self.section} ({self.place})" if self.place else f"§{self.section}"
+
+    @property
+    def lines(self) -> tuple[Bullet, ...]:
+        """The quote line by line: level 0 is the lead-in (or the clause), 1 an item of its list, 2 a sub-item."""
+        if self.lead_in:
+            return (Bullet(self.lead_in, 0), Bullet(self.text, 1), *self.bullets)
+        return (Bullet(self.text, 0), *self.bullets)
 
     @property
     def quote(self) -> str:
-        return f"{self.lead_in} {self.text}" if self.lead_in else self.text
+        """The quoted words, one line per list item, in the policy's words only (the answer contract's `text`)."""
+        return "\n".join(line.text for line in self.lines)
+
+    def quote_as_list(self, marker: str = "• ", indent: str = "  ") -> str:
+        """The quote with list items marked and indented, for a channel that shows plain text."""
+        return "\n".join(
+            f"{indent * (line.level - 1)}{marker}{line.text}" if line.level else line.text
+            for line in self.lines
+        )
 
     @property
     def citation(self) -> str:
         heading = f", {self.heading}" if self.heading else ""
-        return f"{self.policy_title}, §{self.section}{heading}"
+        return f"{self.policy_title}, {self.section_label}{heading}"
 
 
 @dataclass(frozen=True)
@@ -75,7 +119,10 @@ class Answer:
     school_variant: CitedClause | None = None
     variants: tuple[Variant, ...] = ()
     contacts: tuple[ContactRef, ...] = ()
-    alternatives: tuple[CitedClause, ...] = ()
+    alternatives: tuple[CitedClause, ...] = ()  # related clauses: none at a citation the answer already shows
+    runners_up: tuple[
+        CitedClause, ...
+    ] = ()  # the next best clauses at other citations, "Also applies" included
     topic_id: str | None = None
     topic_title: str | None = None
     review_note: str | None = None
@@ -84,11 +131,16 @@ class Answer:
 
     @property
     def clauses(self) -> tuple[CitedClause, ...]:
-        """The quoted clause then the alternatives, best first."""
-        return ((self.clause,) if self.clause else ()) + self.alternatives
+        """The quoted clause then the next best ones, best first (the answer contract's `clauses`).
+
+        The school's other applicable clause ("Also applies") counts here when the search ranked it, although
+        `alternatives` leaves it out because the answer shows it already.
+        """
+        return ((self.clause,) if self.clause else ()) + (self.runners_up or self.alternatives)
 
 
 def cite(kb: KnowledgeBase, clause: Clause, score: float = 0.0) -> CitedClause:
+    """A clause with its citation, as it stands (the Composer adds the list a lead-in introduces)."""
     return CitedClause(
         id=clause.id,
         policy_id=clause.policy_id,
@@ -102,10 +154,18 @@ def cite(kb: KnowledgeBase, clause: Clause, score: float = 0.0) -> CitedClause:
 
 
 def contact_ref(school: School, role: str) -> ContactRef | None:
+    """The school's contact for a role, its title capitalised to start a line of the answer's list."""
     contact = school.contact(role)
     if contact is None:
         return None
-    return ContactRef(role=role, title=contact.title, name=contact.name, how=contact.how)
+    title = contact.title[:1].upper() + contact.title[1:]
+    return ContactRef(role=role, title=title, name=contact.name, how=contact.how)
+
+
+def in_sentence(title: str) -> str:
+    """A contact's title inside a sentence: "ask the HR team", not "ask The HR team"."""
+    first, _, rest = title.partition(" ")
+    return f"{first.lower()} {rest}" if first in ("The", "Your", "A") and rest else title
 
 
 def review_note(kb: KnowledgeBase, policy_id: str, today: dt.date) -> str | None:
@@ -116,8 +176,71 @@ def review_note(kb: KnowledgeBase, policy_id: str, today: dt.date) -> str | None
     return f"This policy was due for review in {calendar.month_name[month]} {year}. Check with HR that it is current."
 
 
+def read_on(text: str) -> str:
+    """A list item cut from its list, marked as going on: "…or groups; or" would end the quote mid-sentence, so an
+    ellipsis follows it. The policy's own words and punctuation stay as they are."""
+    return f"{text} …" if LIST_JOINER.search(text) else text
+
+
+def introduces(clause: Clause, lead_in: str) -> bool:
+    """Whether `clause` is the lead-in a bullet names: the same sentence, or the sentence that ends it."""
+    if not clause.text.endswith(LEAD_IN_END):
+        return False
+    return lead_in == clause.quote or clause.text.endswith(lead_in) or lead_in.endswith(clause.text)
+
+
+def list_items(policy: Policy) -> dict[str, tuple[Clause, ...]]:
+    """Each lead-in clause's id to the bullets that name it as their lead-in, in document order."""
+    items: dict[str, list[Clause]] = {}
+    for i, bullet in enumerate(policy.clauses):
+        if not bullet.lead_in:
+            continue
+        for earlier in reversed(policy.clauses[:i]):
+            if earlier.section != bullet.section:
+                break
+            if introduces(earlier, bullet.lead_in):
+                items.setdefault(earlier.id, []).append(bullet)
+                break
+    return {cid: tuple(bullets) for cid, bullets in items.items()}
+
+
+def places(policy: Policy) -> dict[str, str]:
+    """Where each clause sits in a section printed with several paragraphs or list items: "paragraph 2", "item 3".
+
+    The policy numbers only the section; counting its parts lets two clauses of one section be told apart.
+    """
+    paragraphs: dict[str, list[Clause]] = {}
+    items: dict[tuple[str, str], list[Clause]] = {}
+    for clause in policy.clauses:
+        if clause.lead_in:
+            items.setdefault((clause.section, clause.lead_in), []).append(clause)
+        else:
+            paragraphs.setdefault(clause.section, []).append(clause)
+    found = {}
+    for group in paragraphs.values():
+        if len(group) > 1:
+            found.update((c.id, f"paragraph {n}") for n, c in enumerate(group, 1))
+    for group in items.values():
+        found.update((c.id, f"item {n}") for n, c in enumerate(group, 1))
+    return found
+
+
+@dataclass(frozen=True)
+class TopicSpeaker:
+    """A policy that speaks for some schools on a topic: the guidance note a school adds, or its council's."""
+
+    policy_id: str
+    schools: tuple[School, ...]
+
+
 class Composer:
-    """Builds Answers for one knowledge base; precomputes which clauses carry which topic in which policy."""
+    """Builds Answers for one knowledge base.
+
+    Everything that does not depend on the question is worked out once here: which clauses carry which topic in
+    which policy, which lists each lead-in introduces, which policy speaks for which schools on each topic and
+    which clause a policy's topic note summarises. Per answer, the work then does not grow with the number of
+    schools.
+    """
 
     def __init__(self, kb: KnowledgeBase, retriever: Retriever):
         self.kb = kb
@@ -129,11 +252,58 @@ class Composer:
         self.by_topic: dict[tuple[str, str], list[Clause]] = {}
         # Term sets for picking the most fitting clause of a topic: the retriever's, so nothing is analysed twice.
         self.clause_terms: dict[str, frozenset[str]] = dict(retriever.clause_terms)
+        self.items: dict[str, tuple[Clause, ...]] = {}
+        self.places: dict[str, str] = {}
         for policy in kb.policies.values():
+            self.items.update(list_items(policy))
+            self.places.update(places(policy))
             for clause in policy.clauses:
                 for topic in clause.topics:
                     self.by_topic.setdefault((policy.id, topic), []).append(clause)
+        self.named_roles = self._named_roles()
+        self.speakers = self._speakers()
+        self.note_clauses = self._note_clauses()
 
+    # -- built once ------------------------------------------------------------------------------------------
+    def _named_roles(self) -> dict[str, frozenset[str]]:
+        """Policy to the roles its clauses name: a school is never told to ask someone its policies never mention."""
+        return {
+            policy.id: frozenset(role for clause in policy.clauses for role in clause.contacts)
+            for policy in self.kb.policies.values()
+        }
+
+    def _speakers(self) -> dict[str, tuple[TopicSpeaker, ...]]:
+        """Topic to the policies that speak on it, each with the schools it speaks for, in school order."""
+        grouped: dict[str, dict[str, list[School]]] = {}
+        for school in self.kb.schools.values():
+            for topic in self.kb.topics:
+                policy_id = self._speaking_policy(school, topic)
+                if policy_id is not None:
+                    grouped.setdefault(topic, {}).setdefault(policy_id, []).append(school)
+        return {
+            topic: tuple(TopicSpeaker(p, tuple(schools)) for p, schools in by_policy.items())
+            for topic, by_policy in grouped.items()
+        }
+
+    def _speaking_policy(self, school: School, topic: str) -> str | None:
+        """The school's policy that speaks on the topic: its own guidance first, and one about the topic over one
+        that only touches it (a note on pupils' friend requests that mentions the official site)."""
+        covering = [p for p in reversed(school.policies) if (p, topic) in self.by_topic]
+        about = [p for p in covering if any(c.topics[0] == topic for c in self.by_topic[(p, topic)])]
+        return (about or covering or [None])[0]
+
+    def _note_clauses(self) -> dict[tuple[str, str], Clause]:
+        """(policy, topic) to the clause its topic note summarises, so the note is cited by one fixed section."""
+        picked = {}
+        for policy in self.kb.policies.values():
+            for topic, note in policy.topic_notes.items():
+                note_terms = set(self.retriever.analyzer.terms(note))
+                clause = self._best_on_topic(policy.id, topic, note_terms)
+                if clause is not None:
+                    picked[(policy.id, topic)] = clause
+        return picked
+
+    # -- per answer ------------------------------------------------------------------------------------------
     def no_match(self, school: School, question: str) -> Answer:
         general = contact_ref(school, school.general_contact)
         return Answer(
@@ -143,7 +313,7 @@ class Composer:
             question=question,
             message=(
                 "The social media policy does not cover this question. "
-                f"For other questions, please ask {general.title if general else 'HR'}."
+                f"For other questions, please ask {in_sentence(general.title) if general else 'HR'}."
             ),
             contacts=(general,) if general else (),
         )
@@ -155,29 +325,97 @@ class Composer:
         clause = best.clause
         terms = set(result.terms)
         topic = self._topic_for(clause, terms)
+        quoted = self.cite_whole(clause, best.score)
+        variant = self._school_variant(school, clause, topic, terms)
+        shown = (quoted, variant) if variant else (quoted,)
+        runners_up, related = self._related(school, question, result, clause, shown)
         return Answer(
             status=ANSWERED,
             school_id=school.id,
             school_name=school.name,
             question=question,
-            clause=cite(self.kb, clause, best.score),
-            school_variant=self._school_variant(school, clause, topic, terms),
+            clause=quoted,
+            school_variant=variant,
             variants=self._other_schools(school, topic, terms),
             contacts=self._contacts(school, clause),
-            alternatives=tuple(
-                cite(self.kb, h.clause, h.score) for h in result.hits[1 : 1 + MAX_ALTERNATIVES]
-            ),
+            alternatives=related,
+            runners_up=runners_up,
             topic_id=topic,
             topic_title=self.kb.topics[topic].title if topic else None,
             review_note=review_note(self.kb, clause.policy_id, today),
         )
 
-    def _best_on_topic(self, policy_id: str, topics: tuple[str, ...], terms: set[str]) -> Clause | None:
-        for topic in topics:
-            candidates = self.by_topic.get((policy_id, topic))
-            if candidates:
-                return max(candidates, key=lambda c: len(terms & self.clause_terms.get(c.id, frozenset())))
-        return None
+    def cite_whole(self, clause: Clause, score: float = 0.0) -> CitedClause:
+        """The clause as a quote that reads on its own: a lead-in with its list, a list item as a sentence."""
+        cited = replace(cite(self.kb, clause, score), place=self.places.get(clause.id))
+        bullets = tuple(self._bullets(clause, level=2 if clause.lead_in else 1))
+        if bullets:
+            last = bullets[-1]
+            bullets = (*bullets[:-1], Bullet(read_on(last.text), last.level))
+            return replace(cited, bullets=bullets)
+        return replace(cited, text=read_on(clause.text))
+
+    def _bullets(self, clause: Clause, level: int) -> Iterable[Bullet]:
+        for item in self.items.get(clause.id, ()):
+            yield Bullet(item.text, level)
+            yield from self._bullets(item, level + 1)
+
+    def _folded(self, clause: Clause) -> set[str]:
+        """The ids of the clauses a whole quote of `clause` already shows: its list, and that list's lists."""
+        ids = set()
+        for item in self.items.get(clause.id, ()):
+            ids |= {item.id} | self._folded(item)
+        return ids
+
+    def _related(
+        self,
+        school: School,
+        question: str,
+        result: SearchResult,
+        quoted: Clause,
+        shown: Sequence[CitedClause],
+    ) -> tuple[tuple[CitedClause, ...], tuple[CitedClause, ...]]:
+        """The runners-up (distinct from the quote and each other) and the related clauses (distinct from
+        everything `shown` too), best first."""
+        hits = result.hits[1:]
+        runners_up = self._distinct(hits, quoted, shown[:1])
+        related = self._distinct(hits, quoted, shown)
+        if len(related) < MAX_ALTERNATIVES and len(result.hits) < DEEP_SEARCH:
+            # The first hits repeat what the answer shows (a list's items, "Also applies"): look further.
+            hits = self.retriever.search(school.id, question, limit=DEEP_SEARCH).hits[1:]
+            runners_up = self._distinct(hits, quoted, shown[:1])
+            related = self._distinct(hits, quoted, shown)
+        return runners_up, related
+
+    def _distinct(
+        self, hits: Sequence[Hit], quoted: Clause, shown: Sequence[CitedClause]
+    ) -> tuple[CitedClause, ...]:
+        """Up to MAX_ALTERNATIVES hits whose citations differ from each other's and from those `shown`, leaving out
+        the clauses a whole quote of `quoted` folds in."""
+        citations = {c.citation for c in shown}
+        folded = self._folded(quoted) | {quoted.id}
+        picks: list[CitedClause] = []
+        for hit in hits:
+            if hit.clause.id in folded:
+                continue
+            cited = self.cite_whole(hit.clause, hit.score)
+            if cited.citation in citations:
+                continue
+            citations.add(cited.citation)
+            picks.append(cited)
+            if len(picks) == MAX_ALTERNATIVES:
+                break
+        return tuple(picks)
+
+    def _best_on_topic(self, policy_id: str, topic: str, terms: set[str]) -> Clause | None:
+        """The policy's clause on the topic that shares most words with `terms`; one about the topic wins a tie."""
+        candidates = self.by_topic.get((policy_id, topic))
+        if not candidates:
+            return None
+        return max(
+            candidates,
+            key=lambda c: (len(terms & self.clause_terms.get(c.id, frozenset())), c.topics[0] == topic),
+        )
 
     def _topic_for(self, clause: Clause, terms: set[str]) -> str | None:
         """The clause's topic that the question is about: a clause on friends may cover pupils and parents."""
@@ -196,47 +434,46 @@ class Composer:
             return None
         for policy_id in school.policies:
             if policy_id != clause.policy_id:
-                other = self._best_on_topic(policy_id, (topic,), terms)
+                other = self._best_on_topic(policy_id, topic, terms)
                 if other is not None:
-                    return cite(self.kb, other)
+                    return self.cite_whole(other)
         return None
 
     def _other_schools(self, school: School, topic: str | None, terms: set[str]) -> tuple[Variant, ...]:
+        """Other schools' rules on the topic, one entry per policy, cited by the clause its note summarises."""
         if topic is None:
             return ()
-        # Schools that share a policy share its rule: group them, and skip the asker's own policies.
-        groups: dict[str, list[School]] = {}
-        for other in self.kb.schools.values():
-            if other.id == school.id:
-                continue
-            for policy_id in reversed(other.policies):  # a school's own guidance note speaks first
-                if policy_id not in school.policies and (policy_id, topic) in self.by_topic:
-                    groups.setdefault(policy_id, []).append(other)
-                    break
-        variants = []
-        for policy_id, schools in list(groups.items())[:MAX_VARIANTS]:
-            match = self._best_on_topic(policy_id, (topic,), terms)
-            if match is None:
+        variants: list[Variant] = []
+        for speaker in self.speakers.get(topic, ()):
+            if speaker.policy_id in school.policies:
+                continue  # the asker's own rule is the quote
+            others = tuple(s for s in speaker.schools if s.id != school.id)
+            note = self.kb.policies[speaker.policy_id].topic_notes.get(topic)
+            clause = self.note_clauses.get((speaker.policy_id, topic)) if note else None
+            clause = clause or self._best_on_topic(speaker.policy_id, topic, terms)
+            if not others or clause is None:
                 continue
             variants.append(
                 Variant(
-                    school_ids=tuple(s.id for s in schools),
-                    school_names=tuple(s.name for s in schools),
-                    clause=cite(self.kb, match),
-                    note=self.kb.policies[policy_id].topic_notes.get(topic),
+                    school_ids=tuple(s.id for s in others),
+                    school_names=tuple(s.name for s in others),
+                    clause=self.cite_whole(clause),
+                    note=note,
                 )
             )
+            if len(variants) == MAX_VARIANTS:
+                break
         return tuple(variants)
 
     def _contacts(self, school: School, clause: Clause) -> tuple[ContactRef, ...]:
-        roles: list[str] = list(clause.contacts)
-        for topic in clause.topics:
-            roles += self.kb.topics[topic].roles
+        """The roles the school's own policy names for this matter, most relevant first, one entry per role."""
+        roles = list(clause.contacts) + [r for t in clause.topics for r in self._topic_roles(school, t)]
         if not roles:
             roles.append(school.general_contact)
-        refs = []
-        for role in dict.fromkeys(roles):
-            ref = contact_ref(school, role)
-            if ref is not None:
-                refs.append(ref)
-        return tuple(refs[:MAX_CONTACTS])
+        refs = [contact_ref(school, role) for role in dict.fromkeys(roles)]
+        return tuple(r for r in refs if r is not None)[:MAX_CONTACTS]
+
+    def _topic_roles(self, school: School, topic: str) -> Iterable[str]:
+        """The topic's usual contacts that this school's policies name somewhere (or that every school has)."""
+        named = frozenset().union(*(self.named_roles.get(p, frozenset()) for p in school.policies))
+        return (r for r in self.kb.topics[topic].roles if r in named or r in STATUTORY_ROLES)

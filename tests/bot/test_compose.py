@@ -85,3 +85,176 @@ def test_empty_non_text_or_over_long_questions_are_typed_errors(assistant, quest
 def test_unknown_school_is_refused_before_any_search(assistant):
     with pytest.raises(UnknownSchool):
         assistant.ask("can i post pics", "hogwarts")
+
+
+# -- whole quotes: a lead-in comes with its list, a list item with its lead-in ------------------------------
+
+LIST_JOINER_AT_END = ("; or", "; and", ";", ",", ":")
+
+
+@pytest.fixture(scope="module")
+def composer(assistant):
+    return assistant._snapshot.composer
+
+
+def test_a_lead_in_is_quoted_with_the_list_it_introduces(assistant):
+    answer = assistant.ask("can i have a linkedin saying i work at the council", "rutland")
+    assert answer.clause.id == "rutland.7.8"
+    quote = answer.clause.quote
+    assert quote.startswith("If you have a LinkedIn profile then you must ensure that")
+    assert [line.text for line in answer.clause.lines[1:]] == [
+        "It is accurate,",
+        "It does not divulge confidential or sensitive material, or material which might lower the reputation of "
+        "the Council",
+        "You refer to the Council and your employment in a way which is respectful",
+    ]
+
+
+def test_no_quote_ends_at_a_colon_or_mid_list_and_every_quote_keeps_the_clauses_own_words(kb, composer):
+    for policy in kb.policies.values():
+        for clause in policy.clauses:
+            cited = composer.cite_whole(clause)
+            assert not cited.quote.endswith(LIST_JOINER_AT_END), (clause.id, cited.quote[-60:])
+            assert clause.text in cited.quote, clause.id  # the answer contract's text still holds the clause
+            if clause.lead_in:
+                assert cited.quote.startswith(clause.lead_in), clause.id
+
+
+def test_a_list_item_cut_from_its_list_is_marked_as_going_on(kb, composer):
+    reading = {c.id: c for c in kb.policies["reading"].clauses}
+    item = composer.cite_whole(reading["reading.4.1.b1"])
+    assert item.quote.startswith("The school considers that valid reasons for checking")
+    assert item.quote.endswith("for non-work-related activity; or …")
+    lead_in = composer.cite_whole(reading["reading.4.1.p1"])
+    assert lead_in.quote.endswith("acted in a way that is in breach of the rules set out in this policy.")
+
+
+def test_a_nested_list_is_quoted_with_its_sub_items_one_level_deeper(kb, composer):
+    clause = next(c for c in kb.policies["howitt"].clauses if c.id == "howitt.6.4.b1")
+    cited = composer.cite_whole(clause)
+    assert [line.level for line in cited.lines] == [0, 1, 2, 2, 2]
+    assert cited.quote_as_list().splitlines()[2].startswith("  • Criticising, disagreeing or arguing")
+
+
+def test_crynallt_guidance_items_that_are_sentences_are_not_stitched_onto_you_should_not(kb, composer):
+    guidance = {c.id: c for c in kb.policies["crynallt"].clauses}
+    photos = composer.cite_whole(guidance["crynallt.guidance.b8"]).quote
+    assert photos.startswith("Post Photographs") and "you should not" not in photos
+    friend = composer.cite_whole(guidance["crynallt.guidance.b4"])
+    assert [line.text for line in friend.lines] == [
+        "We recommend for Personal Use of Social Media you should not;",
+        "Accept friend requests from a person you believe to be a parent at your school.",
+    ]
+
+
+# -- related clauses: none repeats what the answer already shows ---------------------------------------------
+
+QUESTIONS = [
+    ("rutland", "can i check fb on my phone at lunch"),
+    ("rutland", "can i have a linkedin saying i work at the council"),
+    ("rutland", "can i post a picture of my team on the council's twitter"),
+    ("crynallt", "can i accept a friend request from a parent"),
+    ("crynallt", "a pupil messaged me on instagram"),
+    ("howitt", "can i criticise my manager on facebook"),
+    ("howitt", "can i use snapchat during my break"),
+    ("reading", "can the school check my internet use"),
+    ("reading", "can i say where i work in my twitter bio"),
+    ("reading", "what happens if i post something racist"),
+    ("wolverhampton", "who can post on the school's facebook page"),
+    ("wolverhampton", "a parent is abusing me online what do i do"),
+    ("wolverhampton", "can i be friends with parents on facebook"),
+]
+
+
+@pytest.mark.parametrize(("school", "question"), QUESTIONS)
+def test_related_clauses_differ_from_the_quote_the_also_applies_clause_and_each_other(
+    assistant, composer, school, question
+):
+    answer = assistant.ask(question, school)
+    shown = [answer.clause.citation] + ([answer.school_variant.citation] if answer.school_variant else [])
+    related = [a.citation for a in answer.alternatives]
+    assert len(set(related)) == len(related)
+    assert not set(related) & set(shown)
+    folded = {line.id for line in composer.items.get(answer.clause.id, ())}
+    assert not folded & {a.id for a in answer.alternatives}
+    ranked = [c.id for c in answer.clauses]
+    assert len(ranked) == 3 and len(set(ranked)) == 3  # a dropped repeat is replaced by the next distinct hit
+
+
+def test_paragraphs_of_one_section_are_told_apart_in_their_citations(assistant):
+    answer = assistant.ask("can i check fb on my phone at lunch", "rutland")
+    assert answer.clause.citation == "Social Media Policy, §6.2 (paragraph 3), Access via personal devices"
+    assert answer.clause.section == "6.2"  # the label stays the one the policy prints
+
+
+# -- other schools: on the quote's topic, each note cited by one fixed section -------------------------------
+
+
+@pytest.mark.parametrize(("school", "question"), QUESTIONS)
+def test_other_schools_entries_are_on_the_topic_of_the_quote(assistant, school, question):
+    answer = assistant.ask(question, school)
+    for variant in answer.variants:
+        clause = next(
+            c for c in assistant.kb.policies[variant.clause.policy_id].clauses if c.id == variant.clause.id
+        )
+        assert answer.topic_id in clause.topics, (variant.clause.id, answer.topic_id)
+        assert school not in variant.school_ids
+
+
+def test_a_schools_note_on_a_topic_is_always_cited_by_the_same_section(assistant):
+    answers = [
+        assistant.ask(question, "rutland")
+        for question in (
+            "can i go on facebook at work",
+            "can i check insta at break",
+            "tiktok on my phone in work?",
+        )
+    ]
+    assert {a.topic_id for a in answers} == {"personal_use_at_work"}
+    cited = {v.clause.id for a in answers for v in a.variants if "howitt" in v.school_ids}
+    assert len(cited) == 1
+
+
+def test_crynallts_pupil_friend_request_note_is_not_an_official_accounts_rule(assistant):
+    answer = assistant.ask("who can post on the school's facebook page", "wolverhampton")
+    assert answer.topic_id == "official_accounts"
+    crynallt = next(v for v in answer.variants if "crynallt" in v.school_ids)
+    assert crynallt.clause.id != "crynallt.guidance.p3"
+    assert "friend" not in (crynallt.note or crynallt.clause.quote).lower()
+
+
+def test_schools_are_grouped_by_topic_once_when_the_composer_is_built(composer, kb):
+    speakers = composer.speakers["personal_use_at_work"]
+    schools = [s.id for speaker in speakers for s in speaker.schools]
+    assert sorted(schools) == sorted(kb.schools)  # each school once, under the policy that speaks for it
+    crynallt = next(s for s in speakers if any(school.id == "crynallt" for school in s.schools))
+    assert crynallt.policy_id == "crynallt"  # its own guidance note speaks first
+
+
+# -- contacts: the roles the school's own policy names, once each ---------------------------------------------
+
+
+@pytest.mark.parametrize(("school", "question"), QUESTIONS)
+def test_contacts_are_roles_the_schools_own_policy_names_once_each(assistant, school, question):
+    answer = assistant.ask(question, school)
+    named = {r for p in assistant.kb.policies_for(school) for c in p.clauses for r in c.contacts}
+    roles = [c.role for c in answer.contacts]
+    assert len(set(roles)) == len(roles)
+    assert set(roles) <= named | {"safeguarding_lead", assistant.kb.school(school).general_contact}
+    assert all(c.title[:1].isupper() for c in answer.contacts)
+
+
+def test_a_school_whose_policy_never_names_a_headteacher_is_not_sent_to_one(assistant):
+    for question in (
+        "a pupil sent me a friend request",
+        "can i post photos of my class",
+        "who do i report a post to",
+    ):
+        answer = assistant.ask(question, "howitt")
+        assert "headteacher" not in [c.role for c in answer.contacts], question
+
+
+def test_no_match_names_the_general_contact_inside_its_sentence(assistant):
+    answer = assistant.ask("How many days of annual leave do I get?", "reading")
+    assert answer.message.endswith("please ask the HR team.")
+    assert answer.contacts[0].title == "The HR team"

@@ -32,6 +32,25 @@ def test_every_school_has_every_contact_role_with_its_own_title_and_no_invented_
     assert kb.schools["crynallt"].contact("comms_adviser").title == "Communications and Marketing Team"
 
 
+def test_every_school_has_a_designated_safeguarding_lead_by_statute(kb):
+    for school in kb.schools.values():
+        dsl = school.contact("safeguarding_lead")
+        assert dsl is not None, school.id
+        assert (dsl.title, dsl.name) == ("Designated Safeguarding Lead (DSL)", None)
+
+
+def test_contact_titles_read_inside_a_sentence_and_each_names_one_person(kb):
+    for school in kb.schools.values():
+        titles = {role: contact.title for role, contact in school.contacts.items()}
+        for role, title in titles.items():
+            assert not title.startswith(("The ", "Your ", "A ")), (
+                school.id,
+                title,
+            )  # "please ask your manager"
+            others = [t for r, t in titles.items() if r != role]
+            assert not any(other.lower() in title.lower() for other in others), (school.id, title)
+
+
 def test_crynallt_inherits_the_council_policy_and_adds_its_guidance_note(kb):
     policies = [p.id for p in kb.policies_for("crynallt")]
     assert policies == ["npt", "crynallt"]
