@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from bot.knowledge import Clause, KnowledgeBase, Policy, School, parse_year_month
@@ -33,6 +33,8 @@ STATUTORY_ROLES = frozenset({"safeguarding_lead"})
 # What joins one list item to the next: "…colleagues;", "…or groups; or", "It is accurate,", "…by:".
 LIST_JOINER = re.compile(r"(?:[;,:]|\s(?:and|or))\s*$")
 LEAD_IN_END = (":", ";")
+# Where a topic note's opening rule ends: "…of the council, and think about…", "…to the HR team; …".
+NOTE_PARTS = re.compile(r",\s+(?:and|but)\s+|;\s+|:\s+|\.\s+")
 
 
 @dataclass(frozen=True)
@@ -293,15 +295,37 @@ class Composer:
         return (about or covering or [None])[0]
 
     def _note_clauses(self) -> dict[tuple[str, str], Clause]:
-        """(policy, topic) to the clause its topic note summarises, so the note is cited by one fixed section."""
+        """(policy, topic) to the clause its topic note summarises, so the note is cited by one fixed section.
+
+        A note states its main rule first ("Keep your LinkedIn profile accurate …, and think about … identity
+        theft"), so the clause sharing most of the opening words wins, then most of all the words; each word is
+        weighted by how rare it is in the policy ("LinkedIn" tells more than "council").
+        """
         picked = {}
         for policy in self.kb.policies.values():
+            idf = self._idf_for(policy.id)
             for topic, note in policy.topic_notes.items():
-                note_terms = set(self.retriever.analyzer.terms(note))
-                clause = self._best_on_topic(policy.id, topic, note_terms)
-                if clause is not None:
-                    picked[(policy.id, topic)] = clause
+                opening = frozenset(self.retriever.analyzer.terms(NOTE_PARTS.split(note, maxsplit=1)[0]))
+                whole = frozenset(self.retriever.analyzer.terms(note))
+                candidates = self.by_topic.get((policy.id, topic), ())
+                if candidates:
+                    picked[(policy.id, topic)] = max(
+                        candidates,
+                        key=lambda c: (
+                            sum(map(idf, opening & self._quote_terms(c))),
+                            sum(map(idf, whole & self._quote_terms(c))),
+                            c.topics[0] == topic,
+                        ),
+                    )
         return picked
+
+    def _idf_for(self, policy_id: str) -> Callable[[str], float]:
+        """How rare a word is among the clauses of a school that this policy covers (flat if it covers none)."""
+        school = next((s for s in self.kb.schools.values() if policy_id in s.policies), None)
+        return self.retriever.indexes[school.id].idf if school else (lambda term: 1.0)
+
+    def _quote_terms(self, clause: Clause) -> frozenset[str]:
+        return frozenset(self.retriever.analyzer.terms(self.cite_whole(clause).quote))
 
     # -- per answer ------------------------------------------------------------------------------------------
     def no_match(self, school: School, question: str) -> Answer:

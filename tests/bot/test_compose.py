@@ -215,6 +215,15 @@ def test_a_schools_note_on_a_topic_is_always_cited_by_the_same_section(assistant
     assert len(cited) == 1
 
 
+def test_a_note_is_cited_by_the_section_of_the_rule_it_states_first(assistant, composer):
+    # "Keep your LinkedIn profile accurate and respectful …, and think about … identity theft": §7.8, not §7.10
+    assert composer.note_clauses[("rutland", "personal_details")].section == "7.8"
+    answer = assistant.ask("should i put my employer and job on my facebook profile", "howitt")
+    assert answer.topic_id == "personal_details"
+    rutland = next(v for v in answer.variants if "rutland" in v.school_ids)
+    assert rutland.clause.section == "7.8" and "LinkedIn" in rutland.note
+
+
 def test_crynallts_pupil_friend_request_note_is_not_an_official_accounts_rule(assistant):
     answer = assistant.ask("who can post on the school's facebook page", "wolverhampton")
     assert answer.topic_id == "official_accounts"
