@@ -9,9 +9,9 @@ a separate process with its own fresh data directory:
    asyncpg on postgresql://postgres@127.0.0.1:5432/postgres) and drops at the end WITH (FORCE); if that server
    is not reachable, the configuration is reported as skipped.
 
-For each: wait until GET /healthz reports storage.ready, send a 200-request warm-up, then the measured phase
+For each: wait until GET /admin/health reports storage.ready, send a 200-request warm-up, then the measured phase
 (3,000 POST /api/ask at concurrency 50 with aiohttp, questions and schools cycled from ../shared/eval/dev.yaml
-and tests/eval/chat.yaml) three times, waiting after each until /healthz reports storage.buffered == 0. The
+and tests/eval/chat.yaml) three times, waiting after each until /admin/health reports storage.buffered == 0. The
 figures are the medians of the three runs' p50, p99 and requests/s; errors (non-200 or exception) are summed.
 After the server stops, the interactions table is counted (aiosqlite, asyncpg): one row per request sent,
 warm-up included, is expected, and any shortfall is reported as lost records.
@@ -65,7 +65,7 @@ REPETITIONS, REPETITIONS_QUICK = 3, 1
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 READY_TIMEOUT_S = 60.0  # start, load the knowledge base, migrate the schema
-DRAIN_TIMEOUT_S = 60.0  # until /healthz reports storage.buffered == 0
+DRAIN_TIMEOUT_S = 60.0  # until /admin/health reports storage.buffered == 0
 POLL_S = 0.05
 TARGET_P99_RATIO = 1.20
 
@@ -79,11 +79,12 @@ CONFIGS = (
 CHILD_ENV_DROP = set(bs.CHILD_ENV_DROP) | (set(ENVIRONMENT) - {"POLICYBOT_KNOWLEDGE_DIR"})
 
 
-# What /healthz must report as storage.storage for each configuration.
+# What /admin/health must report as storage.storage for each configuration.
 EXPECTED_STORAGE = {"off": "none", "sqlite": "sqlite", "postgresql": "postgresql"}
 
+ADMIN_TOKEN = "bench-admin-token"  # the servers started here serve /admin/health with it
 # Used for the reference only if `bot.cli serve` ignores POLICYBOT_STORAGE=off (it reports a database in
-# /healthz): the same app and run_app as `serve`, with create_app(storage=False) asked for explicitly.
+# /admin/health): the same app and run_app as `serve`, with create_app(storage=False) asked for explicitly.
 NO_STORAGE_LAUNCHER = """
 import logging, sys
 from aiohttp import web
@@ -98,7 +99,8 @@ web.run_app(app, host=sys.argv[1], port=int(sys.argv[2]), print=None)
 # -- the server process --------------------------------------------------------------------------------------
 def start_server(port: int, env_extra: dict[str, str], log_file, launcher: str = "cli") -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in CHILD_ENV_DROP}
-    env |= env_extra | {"PYTHONUNBUFFERED": "1"}
+    # the storage detail (ready, buffered) is at /admin/health; the public /healthz only says ok or degraded
+    env |= env_extra | {"PYTHONUNBUFFERED": "1", "POLICYBOT_ADMIN_TOKEN": ADMIN_TOKEN}
     if launcher == "cli":
         command = [sys.executable, "-m", "bot.cli", "serve", "--host", HOST, "--port", str(port)]
     else:
@@ -107,13 +109,17 @@ def start_server(port: int, env_extra: dict[str, str], log_file, launcher: str =
 
 
 async def storage_health(session: aiohttp.ClientSession, base: str) -> dict[str, Any]:
-    async with session.get(f"{base}/healthz", timeout=aiohttp.ClientTimeout(total=2)) as r:
+    async with session.get(
+        f"{base}/admin/health",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=aiohttp.ClientTimeout(total=2),
+    ) as r:
         r.raise_for_status()
         return (await r.json())["storage"]
 
 
 async def wait_ready(session: aiohttp.ClientSession, base: str, proc: subprocess.Popen, log_file) -> float:
-    """Seconds until /healthz reports storage.ready; raises after READY_TIMEOUT_S or if the process exits."""
+    """Seconds until /admin/health reports storage.ready; raises after READY_TIMEOUT_S or if the process exits."""
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < READY_TIMEOUT_S:
         if proc.poll() is not None:
@@ -128,7 +134,7 @@ async def wait_ready(session: aiohttp.ClientSession, base: str, proc: subprocess
 
 
 async def wait_drained(session: aiohttp.ClientSession, base: str) -> tuple[float, dict[str, Any]]:
-    """Seconds until /healthz reports storage.buffered == 0 (or DRAIN_TIMEOUT_S), and the last health."""
+    """Seconds until /admin/health reports storage.buffered == 0 (or DRAIN_TIMEOUT_S), and the last health."""
     t0 = time.perf_counter()
     health: dict[str, Any] = {}
     while time.perf_counter() - t0 < DRAIN_TIMEOUT_S:
@@ -289,7 +295,7 @@ async def run_config(kind: str, cases: list[bs.Case], n: int, reps: int) -> dict
                     result["storage_off_ignored"] = result["storage"]
                     print(
                         f"  WARNING: with POLICYBOT_STORAGE=off, `bot.cli serve` still reports storage "
-                        f"{result['storage']!r} in /healthz, so it is logging; the reference is restarted "
+                        f"{result['storage']!r} in /admin/health, so it is logging; the reference is restarted "
                         "with create_app(storage=False) instead (bench_storage.NO_STORAGE_LAUNCHER)"
                     )
                     await bs.stop_server(proc)
@@ -301,7 +307,7 @@ async def run_config(kind: str, cases: list[bs.Case], n: int, reps: int) -> dict
                     result["storage"] = (await storage_health(session, base))["storage"]
                 if result["storage"] != EXPECTED_STORAGE[kind]:
                     raise RuntimeError(
-                        f"/healthz reports storage {result['storage']!r}, not {EXPECTED_STORAGE[kind]!r}"
+                        f"/admin/health reports storage {result['storage']!r}, not {EXPECTED_STORAGE[kind]!r}"
                     )
                 pid = proc.pid
                 print(f"  server pid {pid} on {base}: storage {result['storage']!r} ready", end="")
@@ -533,7 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if configs["off"].get("storage_off_ignored"):
         print(
-            f"Note: `bot.cli serve` ignored POLICYBOT_STORAGE=off (/healthz reported storage "
+            f"Note: `bot.cli serve` ignored POLICYBOT_STORAGE=off (/admin/health reported storage "
             f"{configs['off']['storage_off_ignored']!r}); the reference ran as {configs['off']['launcher']}."
         )
     for kind, label in CONFIGS:
@@ -544,7 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{label}: rows not counted: {r['count_error']}")
         if r.get("lost"):
             print(
-                f"{label}: {r['lost']} of {r['sent']} records are not in the database although /healthz "
+                f"{label}: {r['lost']} of {r['sent']} records are not in the database although /admin/health "
                 f"reported buffered 0 and dropped {r['health_at_end'].get('dropped')} before the server "
                 f"was stopped ({r['server_stop']}); the server's last log lines but the access log:"
             )

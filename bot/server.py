@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hmac
+import json
 import logging
 import signal
 
@@ -37,6 +38,26 @@ SETTINGS = web.AppKey("settings", Settings)
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """Public: a status and a short reason, for probes and people. No versions, paths, SQL or error text: the
+    detail is in the log and, with the admin token, at /admin/health. Still 200 when degraded: answers go on."""
+    # Derived from the detail, so the short and the long answer never disagree.
+    detail = json.loads((await health_detail(request)).text)
+    storage, knowledge = detail["storage"], detail["knowledge"]
+    reasons = []
+    if storage["degraded"]:
+        reasons.append(f"database unavailable; {storage['buffered']} log records waiting")
+    elif not storage["ready"]:
+        reasons.append("database not ready yet")
+    if knowledge["reload_error"]:
+        reasons.append("the last knowledge edit was refused; the previous version is serving")
+    if detail["status"] != "ok" and not reasons:
+        reasons.append("running with reduced answer quality")  # the detail names the component
+    status = "degraded" if reasons or detail["status"] != "ok" else "ok"
+    return web.json_response({"status": status, "reason": "; ".join(reasons) or "serving"})
+
+
+async def health_detail(request: web.Request) -> web.Response:
+    """Knowledge version and reload state, storage state and last error: for /admin/health only."""
     kb = request.app[ASSISTANT].kb
     return web.json_response(
         {
@@ -95,9 +116,12 @@ def create_app(
     app.on_shutdown.append(_stop_reloading)
     if settings.admin_token:
         app.router.add_get("/admin/report", admin_report)
+        app.router.add_get("/admin/health", admin_health)
         app.router.add_get("/admin/compare", admin_compare)
         app.router.add_post("/admin/reload", admin_reload)
-        log.info("admin: on (/admin/report, /admin/compare, POST /admin/reload with the bearer token)")
+        log.info(
+            "admin: on (/admin/report, /admin/compare, /admin/health, POST /admin/reload with the bearer token)"
+        )
     else:
         log.info(
             "admin: off (set POLICYBOT_ADMIN_TOKEN to serve /admin/report, /admin/compare, /admin/reload)"
@@ -191,6 +215,14 @@ def authorised(request: web.Request) -> bool:
     token = request.app[SETTINGS].admin_token or ""
     given = request.headers.get("Authorization", "")
     return bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
+async def admin_health(request: web.Request) -> web.Response:
+    if not authorised(request):
+        return web.json_response(
+            {"error": "Unauthorized"}, status=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+    return await health_detail(request)
 
 
 async def admin_reload(request: web.Request) -> web.Response:

@@ -1,5 +1,5 @@
 """Hot reload: an edit is answered within seconds with no failed request; a broken edit keeps the last good
-knowledge base serving and /healthz says what is wrong, as file:line."""
+knowledge base serving and /admin/health says what is wrong, as file:line (/healthz says that one was refused)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tests.fakes.servers import serving
 QUESTION = {"school": "reading", "question": "can i go on tiktok at lunch?"}
 OLD = "such as lunch breaks."  # the end of reading.2.1, on one line of the folded YAML text
 NEW = "such as lunch breaks (edited by HR)."
+ADMIN = {"Authorization": "Bearer tok"}  # the reload detail is at /admin/health; /healthz is short
 
 
 def test_an_edit_is_answered_within_two_seconds_and_a_broken_edit_keeps_the_old_version(kb_copy, tmp_path):
@@ -44,7 +45,7 @@ def test_an_edit_is_answered_within_two_seconds_and_a_broken_edit_keeps_the_old_
                     await asyncio.sleep(0.01)
 
             streams = [asyncio.create_task(stream()) for _ in range(4)]
-            async with session.get(f"{base}/healthz") as r:
+            async with session.get(f"{base}/admin/health", headers=ADMIN) as r:
                 before = (await r.json())["knowledge"]["version"]
             await asyncio.sleep(0.3)
 
@@ -53,7 +54,7 @@ def test_an_edit_is_answered_within_two_seconds_and_a_broken_edit_keeps_the_old_
             while not any(t > edited_at and "(edited by HR)" in text for t, text in answers):
                 assert time.monotonic() - edited_at < 2.0, "the edit was not answered within 2 seconds"
                 await asyncio.sleep(0.02)
-            async with session.get(f"{base}/healthz") as r:
+            async with session.get(f"{base}/admin/health", headers=ADMIN) as r:
                 health = await r.json()
             assert health["knowledge"]["version"] != before and health["knowledge"]["reload_error"] is None
             good_version = health["knowledge"]["version"]
@@ -62,7 +63,7 @@ def test_an_edit_is_answered_within_two_seconds_and_a_broken_edit_keeps_the_old_
             broken.write_text(broken.read_text(encoding="utf-8") + "\n  - id: [unclosed\n", encoding="utf-8")
             deadline = time.monotonic() + 5
             while True:
-                async with session.get(f"{base}/healthz") as r:
+                async with session.get(f"{base}/admin/health", headers=ADMIN) as r:
                     health = await r.json()
                 if health["knowledge"]["reload_error"]:
                     break
@@ -114,7 +115,12 @@ def test_sighup_reloads_in_a_real_server_process(kb_copy, tmp_path):
     from tests.test_replicas import free_port
 
     port = free_port()
-    env = {**os.environ, "POLICYBOT_KNOWLEDGE_DIR": str(kb_copy), "POLICYBOT_DATA_DIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "POLICYBOT_KNOWLEDGE_DIR": str(kb_copy),
+        "POLICYBOT_DATA_DIR": str(tmp_path),
+        "POLICYBOT_ADMIN_TOKEN": "tok",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
         cwd=REPO,
@@ -124,7 +130,7 @@ def test_sighup_reloads_in_a_real_server_process(kb_copy, tmp_path):
     )
 
     async def health(session) -> dict:
-        async with session.get(f"http://127.0.0.1:{port}/healthz") as r:
+        async with session.get(f"http://127.0.0.1:{port}/admin/health", headers=ADMIN) as r:
             return await r.json()
 
     async def main() -> None:

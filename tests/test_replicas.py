@@ -54,7 +54,8 @@ async def wait_ready(session: aiohttp.ClientSession, base: str, proc: subprocess
         assert proc.poll() is None, log_path.read_text()[-3000:]
         try:
             async with session.get(f"{base}/healthz") as r:
-                if r.status == 200 and (await r.json())["storage"]["ready"]:
+                # the public /healthz says "database not ready yet" until the schema is in place
+                if r.status == 200 and "database not ready" not in (await r.json())["reason"]:
                     return
         except aiohttp.ClientError:
             pass

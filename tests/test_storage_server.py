@@ -24,6 +24,9 @@ from tests.adapters.test_slack import dm as slack_dm
 from tests.fakes.servers import FakeSlackApi, serving
 from tests.fakes.tcp_proxy import TcpProxy
 
+ADMIN_TOKEN = "s3cret-admin"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}  # /healthz is short; the detail is at /admin/health
+
 
 def dm(text: str, ts: str) -> dict:
     return slack_dm(text, ts, user="U42", channel="D42")
@@ -42,6 +45,7 @@ def test_a_restarted_sqlite_server_keeps_interactions_feedback_and_chosen_school
         slack_bot_token="xoxb-t",
         slack_api_url=f"{slack.url}/api/",
         data_dir=tmp_path,
+        admin_token=ADMIN_TOKEN,
     )
 
     async def first_run(slack: FakeSlackApi) -> str:
@@ -73,7 +77,7 @@ def test_a_restarted_sqlite_server_keeps_interactions_feedback_and_chosen_school
             assert interaction_id in {i.id for i in await store.interactions()}
             votes = await store.feedback()
             assert [(v.interaction_id, v.helpful) for v in votes] == [(interaction_id, False)]
-            async with session.get(f"{base}/healthz") as r:
+            async with session.get(f"{base}/admin/health", headers=ADMIN) as r:
                 health = await r.json()
             assert health["storage"]["storage"] == "sqlite" and not health["storage"]["degraded"]
 
@@ -93,7 +97,7 @@ def test_with_the_database_cut_mid_run_every_question_is_answered_and_no_record_
         target = urllib.parse.urlsplit(postgres_url)
         proxy = await TcpProxy(target.hostname, target.port).start()
         proxied = urllib.parse.urlunsplit(target._replace(netloc=f"postgres@127.0.0.1:{proxy.port}"))
-        app = create_app(Assistant(kb), Settings(database_url=proxied))
+        app = create_app(Assistant(kb), Settings(database_url=proxied, admin_token=ADMIN_TOKEN))
         recorder = app[RECORDER]
         answered = 0
         try:
@@ -114,14 +118,16 @@ def test_with_the_database_cut_mid_run_every_question_is_answered_and_no_record_
                 for n in range(30, 90):
                     await ask(n)
                 await eventually(lambda: recorder.degraded)
-                async with session.get(f"{base}/healthz") as r:
+                async with session.get(f"{base}/admin/health", headers=ADMIN) as r:
                     health = await r.json()
                 assert r.status == 200 and health["storage"]["degraded"] is True
+                async with session.get(f"{base}/healthz") as r:
+                    assert r.status == 200 and (await r.json())["status"] == "degraded"
                 for n in range(90, 100):
                     await ask(n)
                 proxy.restore()
                 await eventually(lambda: not recorder.pending and not recorder.degraded, timeout=40)
-                async with session.get(f"{base}/healthz") as r:
+                async with session.get(f"{base}/admin/health", headers=ADMIN) as r:
                     assert (await r.json())["storage"]["degraded"] is False
         finally:
             await proxy.stop()
@@ -269,13 +275,14 @@ def test_admin_report_needs_the_bearer_token_and_is_off_without_one(kb, tmp_path
 
 def test_storage_off_means_no_database_at_all(kb, tmp_path):
     async def main() -> None:
-        app = create_app(Assistant(kb), dataclasses.replace(Settings(data_dir=tmp_path), storage=False))
+        settings = Settings(data_dir=tmp_path, storage=False, admin_token=ADMIN_TOKEN)
+        app = create_app(Assistant(kb), settings)
         async with serving(app) as base, aiohttp.ClientSession() as session:
             async with session.post(
                 f"{base}/api/ask", json={"school": "reading", "question": "can i post?"}
             ) as r:
                 assert r.status == 200
-            async with session.get(f"{base}/healthz") as r:
+            async with session.get(f"{base}/admin/health", headers=ADMIN) as r:
                 assert (await r.json())["storage"]["storage"] == "none"
         assert not (tmp_path / "policybot.db").exists()
 

@@ -54,12 +54,16 @@ def test_api_ask_answers_4xx_never_5xx_with_a_json_message(assistant):
     serve_and(assistant, scenario)
 
 
-def test_healthz_reports_version_and_clause_count_and_metrics_count_answers(assistant):
+def test_admin_health_reports_version_and_clause_count_and_metrics_count_answers(assistant, monkeypatch):
+    monkeypatch.setenv("POLICYBOT_ADMIN_TOKEN", "s3cret-admin")
+
     async def scenario(session, base):
-        async with session.get(f"{base}/healthz") as r:
+        async with session.get(f"{base}/admin/health", headers={"Authorization": "Bearer s3cret-admin"}) as r:
             health = await r.json()
         assert health["knowledge_version"] == assistant.kb.version
         assert health["clauses"] == assistant.kb.clause_count
+        async with session.get(f"{base}/admin/health") as r:
+            assert r.status == 401
         await session.post(
             f"{base}/api/ask", json={"school": "howitt", "question": "How do I book a day off?"}
         )

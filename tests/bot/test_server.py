@@ -6,7 +6,7 @@ import asyncio
 
 import aiohttp
 
-from bot.server import RECORDER, create_app
+from bot.server import RECORDER, RELOADER, create_app
 from bot.settings import Settings
 from tests.fakes.servers import serving
 from tests.test_storage_server import eventually
@@ -25,5 +25,51 @@ def test_an_impossible_report_period_gets_400_not_500(assistant, tmp_path):
                     assert "period" in (await r.json())["error"]
             async with session.get(f"{base}/admin/report", params={"since": "7d"}, headers=ADMIN) as r:
                 assert r.status == 200
+
+    asyncio.run(main())
+
+
+def test_public_healthz_gives_a_status_and_a_short_reason_and_no_detail(assistant, kb_copy, tmp_path):
+    """The issue's probe: with the database down and a refused knowledge edit, unauthenticated /healthz showed
+    the start of an SQL statement and the knowledge directory. Now it says what is wrong in a few words."""
+    from bot import Assistant
+
+    served = Assistant.from_directory(kb_copy)
+    # a database that cannot be reached: a SQLite file in a directory that does not exist
+    settings = Settings(
+        database_url="sqlite+aiosqlite:////nonexistent/dir/policybot.db", admin_token="s3cret-admin"
+    )
+
+    async def main() -> None:
+        app = create_app(served, settings)
+        async with serving(app) as base, aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/healthz") as r:
+                assert r.status == 200
+                assert await r.json() == {"status": "degraded", "reason": "database not ready yet"}
+            (kb_copy / "synonyms.yaml").write_text("synonyms: [unclosed\\n", encoding="utf-8")
+            await app[RELOADER].reload("test")
+            await eventually(lambda: app[RECORDER].last_error is not None)
+            async with session.get(f"{base}/healthz") as r:
+                text = await r.text()
+                health = await r.json()
+            assert set(health) == {"status", "reason"} and health["status"] == "degraded"
+            assert "knowledge edit was refused" in health["reason"]
+            for leak in ("SQL", "sqlite", "/nonexistent", str(kb_copy), "synonyms.yaml", "Error"):
+                assert leak not in text, leak
+            async with session.get(f"{base}/admin/health", headers=ADMIN) as r:
+                detail = await r.json()
+            assert detail["knowledge"]["reload_error"][0].startswith("knowledge/synonyms.yaml:")
+            assert detail["storage"]["last_error"] and not detail["storage"]["ready"]
+
+    asyncio.run(main())
+
+
+def test_healthz_is_ok_and_serving_when_all_is_well(assistant, tmp_path):
+    async def main() -> None:
+        app = create_app(assistant, Settings(data_dir=tmp_path))
+        async with serving(app) as base, aiohttp.ClientSession() as session:
+            await eventually(lambda: app[RECORDER].ready)
+            async with session.get(f"{base}/healthz") as r:
+                assert await r.json() == {"status": "ok", "reason": "serving"}
 
     asyncio.run(main())
