@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from bot.analysis import STOP_WORDS, stem, tokenize
 from bot.knowledge import Clause, KnowledgeBase, Policy, School, parse_year_month
 from bot.retrieval import Hit, Retriever, SearchResult
 
@@ -184,6 +185,12 @@ def read_on(text: str) -> str:
     return f"{text} …" if LIST_JOINER.search(text) else text
 
 
+def plain_terms(text: str) -> frozenset[str]:
+    """The stems of the words a text itself uses, without synonyms: enough to match a note with the clause it
+    sums up, written in the same policy's words, and several times cheaper than the search's full analysis."""
+    return frozenset(stem(w) for w in tokenize(text) if w not in STOP_WORDS)
+
+
 def introduces(clause: Clause, lead_in: str) -> bool:
     """Whether `clause` is the lead-in a bullet names: the same sentence, or the sentence that ends it."""
     if not clause.text.endswith(LEAD_IN_END):
@@ -262,6 +269,9 @@ class Composer:
             for clause in policy.clauses:
                 for topic in clause.topics:
                     self.by_topic.setdefault((policy.id, topic), []).append(clause)
+        # Whole quotes depend only on the knowledge base: built once, an answer only adds its scores.
+        self.whole_quotes = {c.id: self._whole(c) for p in kb.policies.values() for c in p.clauses}
+        self.quote_terms: dict[str, frozenset[str]] = {}
         self.named_roles = self._named_roles()
         self.speakers = self._speakers()
         self.note_clauses = self._note_clauses()
@@ -305,8 +315,8 @@ class Composer:
         for policy in self.kb.policies.values():
             idf = self._idf_for(policy.id)
             for topic, note in policy.topic_notes.items():
-                opening = frozenset(self.retriever.analyzer.terms(NOTE_PARTS.split(note, maxsplit=1)[0]))
-                whole = frozenset(self.retriever.analyzer.terms(note))
+                opening = plain_terms(NOTE_PARTS.split(note, maxsplit=1)[0])
+                whole = plain_terms(note)
                 candidates = self.by_topic.get((policy.id, topic), ())
                 if candidates:
                     picked[(policy.id, topic)] = max(
@@ -325,7 +335,10 @@ class Composer:
         return self.retriever.indexes[school.id].idf if school else (lambda term: 1.0)
 
     def _quote_terms(self, clause: Clause) -> frozenset[str]:
-        return frozenset(self.retriever.analyzer.terms(self.cite_whole(clause).quote))
+        """The words of the clause's whole quote, worked out once however many topics list the clause."""
+        if clause.id not in self.quote_terms:
+            self.quote_terms[clause.id] = plain_terms(self.cite_whole(clause).quote)
+        return self.quote_terms[clause.id]
 
     # -- per answer ------------------------------------------------------------------------------------------
     def no_match(self, school: School, question: str) -> Answer:
@@ -370,8 +383,12 @@ class Composer:
         )
 
     def cite_whole(self, clause: Clause, score: float = 0.0) -> CitedClause:
-        """The clause as a quote that reads on its own: a lead-in with its list, a list item as a sentence."""
-        cited = replace(cite(self.kb, clause, score), place=self.places.get(clause.id))
+        """The clause as a quote that reads on its own: a lead-in with its list, a list item after its lead-in."""
+        cited = self.whole_quotes.get(clause.id) or self._whole(clause)
+        return replace(cited, score=round(score, 3)) if score else cited
+
+    def _whole(self, clause: Clause) -> CitedClause:
+        cited = replace(cite(self.kb, clause), place=self.places.get(clause.id))
         bullets = tuple(self._bullets(clause, level=2 if clause.lead_in else 1))
         if bullets:
             last = bullets[-1]
