@@ -97,17 +97,18 @@ def composer(assistant):
     return assistant._snapshot.composer
 
 
-def test_a_lead_in_is_quoted_with_the_list_it_introduces(assistant):
-    answer = assistant.ask("can i have a linkedin saying i work at the council", "rutland")
-    assert answer.clause.id == "rutland.7.8"
-    quote = answer.clause.quote
-    assert quote.startswith("If you have a LinkedIn profile then you must ensure that")
-    assert [line.text for line in answer.clause.lines[1:]] == [
+def test_a_lead_in_is_quoted_with_the_list_it_introduces(assistant, kb, composer):
+    lead_in = next(c for c in kb.policies["rutland"].clauses if c.id == "rutland.7.8")
+    cited = composer.cite_whole(lead_in)
+    assert cited.quote.startswith("If you have a LinkedIn profile then you must ensure that")
+    assert [line.text for line in cited.lines[1:]] == [
         "It is accurate,",
         "It does not divulge confidential or sensitive material, or material which might lower the reputation of "
         "the Council",
         "You refer to the Council and your employment in a way which is respectful",
     ]
+    answer = assistant.ask("can i have a linkedin saying i work at the council", "rutland")
+    assert answer.clause.section == "7.8" and not answer.clause.quote.endswith(":")
 
 
 def test_no_quote_ends_at_a_colon_or_mid_list_and_every_quote_keeps_the_clauses_own_words(kb, composer):
