@@ -50,6 +50,8 @@ async def healthz(request: web.Request) -> web.Response:
         reasons.append("database not ready yet")
     if knowledge["reload_error"]:
         reasons.append("the last knowledge edit was refused; the previous version is serving")
+    if detail["status"] != "ok" and str(detail.get("semantic", "on")).startswith("off"):
+        reasons.append("semantic search unavailable; answering by keywords alone")
     if detail["status"] != "ok" and not reasons:
         reasons.append("running with reduced answer quality")  # the detail names the component
     status = "degraded" if reasons or detail["status"] != "ok" else "ok"
