@@ -11,10 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.compose import Answer, Composer
+from bot.compose import DEEP_SEARCH, Answer, Composer
 from bot.errors import InvalidQuestion
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.retrieval import Retriever
+from bot.semantic import Embedder, Progress, shared_embedder
+from bot.settings import Settings
 
 MAX_QUESTION_CHARS = 1000
 
@@ -26,9 +28,14 @@ class Snapshot:
     composer: Composer
 
 
-def build_snapshot(kb: KnowledgeBase) -> Snapshot:
-    retriever = Retriever(kb)
+def build_snapshot(
+    kb: KnowledgeBase, embedder: Embedder | None = None, progress: Progress | None = None
+) -> Snapshot:
+    retriever = Retriever(kb, embedder=embedder, progress=progress)
     return Snapshot(kb, retriever, Composer(kb, retriever))
+
+
+SHARED = "shared"  # Assistant(embedder=SHARED): the process's embedder, cached where Settings say
 
 
 def clean_question(question: object) -> str:
@@ -56,13 +63,33 @@ def clean_question(question: object) -> str:
 
 
 class Assistant:
-    def __init__(self, kb: KnowledgeBase, today: Callable[[], dt.date] = dt.date.today):
-        self._snapshot = build_snapshot(kb)
+    """Answers questions from one knowledge base at a time; `semantic_off` says why semantic search is off."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        today: Callable[[], dt.date] = dt.date.today,
+        embedder: Embedder | None | str = SHARED,
+        embedding_cache: Path | None = None,
+        progress: Progress | None = None,
+    ):
+        self.semantic_off: str | None = None
+        if embedder == SHARED:
+            status = shared_embedder(embedding_cache or Settings.from_env().embedding_cache)
+            embedder, self.semantic_off = status.embedder, status.reason
+        elif embedder is None:
+            self.semantic_off = "turned off"
+        self.embedder: Embedder | None = embedder  # type: ignore[assignment]
+        self._snapshot = build_snapshot(kb, self.embedder, progress)
         self._today = today
 
     @classmethod
-    def from_directory(cls, directory: Path | str | None = None) -> Assistant:
-        return cls(load_knowledge(directory))
+    def from_directory(cls, directory: Path | str | None = None, **options) -> Assistant:
+        return cls(load_knowledge(directory), **options)
+
+    def build(self, kb: KnowledgeBase) -> Snapshot:
+        """A snapshot for `kb` with this assistant's embedder, ready for `install`."""
+        return build_snapshot(kb, self.embedder)
 
     @property
     def kb(self) -> KnowledgeBase:
@@ -70,7 +97,7 @@ class Assistant:
 
     def swap(self, kb: KnowledgeBase) -> None:
         """Build the new indexes off to the side, then replace the snapshot in one step."""
-        self.install(build_snapshot(kb))
+        self.install(self.build(kb))
 
     def install(self, snapshot: Snapshot) -> None:
         """Serve `snapshot` from the next question on; a question in flight keeps the one it started with."""
@@ -80,5 +107,6 @@ class Assistant:
         snap = self._snapshot
         school = snap.kb.school(school_id)
         text = clean_question(question)
-        result = snap.retriever.search(school.id, text)
+        # Deep enough for the composer to find distinct related clauses without searching (and embedding) twice.
+        result = snap.retriever.search(school.id, text, limit=DEEP_SEARCH)
         return snap.composer.compose(school, text, result, self._today())

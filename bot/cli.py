@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from bot.assistant import Assistant
+from bot.assistant import SHARED, Assistant
 from bot.compare_cli import compare_command
 from bot.contract import answer_dict, error_dict
 from bot.errors import KnowledgeError, PolicyBotError
@@ -21,8 +21,17 @@ MAX_JSONL_LINE = 64 * 1024
 
 
 def _assistant(ctx: click.Context) -> Assistant:
+    from bot.semantic import TerminalProgress
+
+    settings = Settings.from_env()
     try:
-        return Assistant.from_directory(ctx.obj["knowledge"])
+        return Assistant.from_directory(
+            ctx.obj["knowledge"],
+            embedder=SHARED if settings.semantic else None,
+            embedding_cache=settings.embedding_cache,
+            # A cold embedding cache takes a while on first start: say so on a terminal, not in a pipe.
+            progress=TerminalProgress() if sys.stderr.isatty() else None,
+        )
     except KnowledgeError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
@@ -119,6 +128,10 @@ def eval_command(ctx, file, as_json, min_top1, min_top3, min_contacts, min_no_ma
                 f"MISS {r.case.id} [{r.case.school}] {r.case.question!r}: status={r.response.get('status')} "
                 f"top1={first} top3={'yes' if r.top3 else 'no'} contacts={roles}"
             )
+        declined = [r.case.id for r in report.misses() if r.response.get("status") == "no_match"]
+        answered_wrongly = [r.case.id for r in report.misses() if r.response.get("status") != "no_match"]
+        click.echo(f"misses declined (no_match): {len(declined)} {' '.join(declined)}".rstrip())
+        click.echo(f"misses answered: {len(answered_wrongly)} {' '.join(answered_wrongly)}".rstrip())
         click.echo(
             "top1={top1:.3f} top3={top3:.3f} contacts={contacts:.3f} no_match={no_match:.3f} "
             "false_no_match={false_no_match} cases={cases}".format(**metrics)

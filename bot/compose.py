@@ -356,6 +356,8 @@ class Composer:
         )
 
     def compose(self, school: School, question: str, result: SearchResult, today: dt.date) -> Answer:
+        if result.route is not None:
+            return self.routed(school, question, result, today)
         if not result.confident or result.best is None:
             return self.no_match(school, question)
         best: Hit = result.best
@@ -518,3 +520,36 @@ class Composer:
         """The topic's usual contacts that this school's policies name somewhere (or that every school has)."""
         named = frozenset().union(*(self.named_roles.get(p, frozenset()) for p in school.policies))
         return (r for r in self.kb.topics[topic].roles if r in named or r in STATUTORY_ROLES)
+
+    # -- routes (routes.yaml) --------------------------------------------------------------------------------
+    def routed(self, school: School, question: str, result: SearchResult, today: dt.date) -> Answer:
+        """A route is never declined. It leads with its contact and its message, and quotes the school's own
+        clause on the route's topic when the search ranks one, else the best clause when the search is sure of
+        it, else the school's clause on the topic if its policies have one; otherwise the message stands alone."""
+        route = result.route
+        assert route is not None
+        clause = next((h.clause for h in result.hits[:3] if route.topic in h.clause.topics), None)
+        if clause is None and result.confident and result.best is not None:
+            clause = result.best.clause  # the search is sure of its clause: quote it under the route's lead
+        if clause is None:
+            terms = set(result.terms)
+            on_topic = (self._best_on_topic(p, route.topic, terms) for p in reversed(school.policies))
+            clause = next((c for c in on_topic if c is not None), None)
+        lead = contact_ref(school, route.lead)
+        if clause is None:
+            return Answer(
+                status=ANSWERED,
+                school_id=school.id,
+                school_name=school.name,
+                question=question,
+                message=route.message,
+                contacts=(lead,) if lead else (),
+                topic_id=route.topic,
+                topic_title=self.kb.topics[route.topic].title,
+            )
+        hits = (Hit(clause, result.best.score if result.best else 0.0),) + tuple(
+            h for h in result.hits if h.clause.id != clause.id
+        )
+        answer = self.compose(school, question, replace(result, route=None, hits=hits, confident=True), today)
+        contacts = tuple({c.role: c for c in (lead, *answer.contacts) if c is not None}.values())
+        return replace(answer, message=route.message, contacts=contacts[:MAX_CONTACTS])

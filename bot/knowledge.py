@@ -48,6 +48,22 @@ class WordCombination:
 
 
 @dataclass(frozen=True)
+class Route:
+    """From routes.yaml: a kind of question answered at every school, whatever its social media policy says.
+
+    A question close to the route's `examples` is answered with the `lead` contact first, the school's best
+    clause on `topic` where its policies have one, and `message` (which must make sense on its own, for a
+    school whose policy is silent).
+    """
+
+    id: str
+    topic: str
+    lead: str
+    message: str
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Contact:
     role: str
     title: str
@@ -127,6 +143,7 @@ class KnowledgeBase:
     social_media_words: tuple[str, ...] = ()
     channel_schools: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     combinations: tuple[WordCombination, ...] = ()
+    routes: tuple[Route, ...] = ()
 
     def school(self, school_id: str) -> School:
         try:
@@ -255,6 +272,7 @@ class _Loader:
         policies = self.load_policies(roles, topics)
         schools = self.load_schools(roles, topics, policies)
         channel_schools = self.load_channels(self.root / "channels.yaml", schools)
+        routes = self.load_routes(self.root / "routes.yaml", roles, topics, schools)
         if any(p.severity == "error" for p in self.problems):
             return None, self.problems
         kb = KnowledgeBase(
@@ -267,6 +285,7 @@ class _Loader:
             social_media_words=scope_words,
             channel_schools=MappingProxyType(channel_schools),
             combinations=combinations,
+            routes=routes,
             source_dir=str(self.root),
             warnings=tuple(self.problems),
         )
@@ -346,6 +365,48 @@ class _Loader:
             self.error(path, getattr(data, "line", 1), "`social_media_words` must be a list of words")
             return ()
         return tuple(words)
+
+    def load_routes(self, path: Path, roles, topics, schools: Mapping[str, School]) -> tuple[Route, ...]:
+        """`routes.yaml`: questions every school answers the same way (a worry about a child goes to the DSL)."""
+        if not path.exists():
+            return ()
+        data = self.read(path)
+        table = self.mapping(path, data, "routes") if data is not None else None
+        routes = []
+        for rid, value in (table or {}).items():
+            line = table.line_of(rid)
+            if not isinstance(value, dict):
+                self.error(
+                    path, line, f"route `{rid}` must be a mapping with topic, lead, message and examples"
+                )
+                continue
+            topic = self.text(path, value, "topic")
+            lead = self.text(path, value, "lead")
+            message = self.text(path, value, "message")
+            examples = value.get("examples")
+            if topic and topic not in topics:
+                self.error(path, value.line_of("topic"), f"route `{rid}`: unknown topic `{topic}`")
+            if lead and lead not in roles:
+                self.error(path, value.line_of("lead"), f"route `{rid}`: unknown contact role `{lead}`")
+            elif lead:
+                for sid, school in schools.items():
+                    if lead not in school.contacts:
+                        self.error(
+                            path, value.line_of("lead"), f"route `{rid}`: school `{sid}` has no `{lead}`"
+                        )
+            if (
+                not isinstance(examples, list)
+                or not examples
+                or not all(isinstance(e, str) for e in examples)
+            ):
+                self.error(
+                    path, value.line_of("examples"), f"route `{rid}`: `examples` must be a list of questions"
+                )
+                continue
+            if topic and lead and message:
+                cleaned = tuple(" ".join(e.split()) for e in examples if e.strip())
+                routes.append(Route(str(rid), topic, lead, message, cleaned))
+        return tuple(routes)
 
     CHANNEL_SCOPES = {
         ("slack", "workspaces"): "slack:team",

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.assistant import Assistant, build_snapshot
+from bot.assistant import Assistant
 from bot.knowledge import check_knowledge
 
 log = logging.getLogger("policybot.reload")
@@ -73,7 +73,7 @@ class KnowledgeReloader:
                 return ReloadResult(False, self.assistant.kb.version, problems=errors)
             changed = kb.version != self.assistant.kb.version
             if changed:
-                snapshot = await asyncio.to_thread(build_snapshot, kb)
+                snapshot = await asyncio.to_thread(self.assistant.build, kb)
                 self.assistant.install(snapshot)
                 self.state.serving_version = kb.version
                 self.state.loaded_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

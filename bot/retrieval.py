@@ -7,6 +7,11 @@ one stray example cannot carry a clause alone. rank-bm25 computes the idf; scori
 precomputed postings (`Postings`), which gives the same scores without a Python loop over every document.
 Indexes are built once per distinct set of policies when the knowledge base loads; schools that share a
 policy share the index.
+
+With an `Embedder` (bot/semantic.py) each clause also scores its best cosine similarity to the question: against
+its own text and against each of its example questions. That semantic score is added to the max-normalised BM25
+score, so one ranking serves both, and it is the gate's second signal: a wordy worry that shares few policy words
+is not declined, and a near miss that shares policy words but means something else is.
 """
 
 from __future__ import annotations
@@ -19,17 +24,24 @@ import numpy as np
 from rank_bm25 import BM25Okapi
 
 from bot.analysis import Analyzer
-from bot.knowledge import Clause, KnowledgeBase
+from bot.knowledge import Clause, KnowledgeBase, Route
+from bot.semantic import Embedder, Progress, VectorStore
 
-# Tuned on ../shared/eval/dev.yaml and tests/eval/chat.yaml (see README, "Retrieval figures").
+# Tuned on ../shared/eval/dev.yaml and tests/eval/chat*.yaml (see README, "Retrieval figures").
 K1 = 1.2
 B = 0.5
 EPSILON = 0.0  # a word in over half of a school's clauses ("social", "media", "school") adds nothing
 EXAMPLE_WEIGHT = 0.4
 SECOND_EXAMPLE_WEIGHT = 1.0  # relative to the best example
-MIN_COVERAGE = 0.62  # share of the question's typed words (idf-weighted) that the best clause contains
+MIN_COVERAGE = 0.70  # share of the question's typed words (idf-weighted) that the best clause contains
 MIN_COVERAGE_SOCIAL = 0.1  # the same when the question names a social-media word (scope.yaml)
 MIN_SCORE = 3.0  # and an absolute floor, so one shared common word never answers
+SEMANTIC_WEIGHT = 1.5  # times the text and best-example cosines, added to max-normalised BM25
+SEMANTIC_ACCEPT = 0.65  # a clause this close in meaning answers even when the words differ
+SEMANTIC_REJECT = 0.25  # a clause no closer than this never answers, whatever words it shares
+ROUTE_ACCEPT = 0.40  # a question this close to a route's examples (routes.yaml) may take that route,
+ROUTE_MARGIN = -0.04  # if it is about as close to them as to any clause's examples
+ROUTE_BM25_ACCEPT = 8.0  # the same on BM25 alone, when no embedding model is loaded
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,8 @@ class SearchResult:
     confident: bool
     coverage: float
     terms: tuple[str, ...]
+    semantic: float | None = None  # the best hit's cosine similarity; None without an embedding model
+    route: Route | None = None  # a knowledge-level route the question takes (child safety), if any
 
     @property
     def best(self) -> Hit | None:
@@ -84,20 +98,66 @@ class Postings:
         return scores
 
 
-class SchoolIndex:
-    """The BM25 indexes over a fixed list of clauses."""
+@dataclass(frozen=True)
+class SemanticVectors:
+    """Rows of a shared VectorStore: each clause's text, and its example questions (owners ascending)."""
 
-    def __init__(self, clauses: Sequence[Clause], analyzer: Analyzer, kb: KnowledgeBase):
+    matrix: np.ndarray
+    body: np.ndarray  # row of each clause's text
+    examples: np.ndarray  # row of each example question, grouped by clause
+    example_starts: np.ndarray  # first example of each clause that has examples
+    example_clauses: np.ndarray  # which clause each run of examples belongs to
+
+    @classmethod
+    def build(cls, store: VectorStore, body: Sequence[str], examples: Sequence[str], owners: np.ndarray):
+        starts = np.r_[0, np.flatnonzero(np.diff(owners)) + 1] if owners.size else np.zeros(0, np.int64)
+        clauses = owners[starts] if owners.size else starts
+        return cls(
+            store.matrix, store.rows_of(body), store.rows_of(examples), starts.astype(np.int64), clauses
+        )
+
+    def similarity(self, question: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each clause's cosine to the question: of its own text, and of its closest example question."""
+        text = self.matrix[self.body] @ question
+        example = np.full(text.shape, -1.0, dtype=text.dtype)
+        if self.examples.size:
+            per_example = self.matrix[self.examples] @ question
+            example[self.example_clauses] = np.maximum.reduceat(per_example, self.example_starts)
+        return text, example
+
+    def nearest_examples(self, question: np.ndarray, k: int) -> np.ndarray:
+        """The k highest cosines between the question and any of these example questions."""
+        if not self.examples.size:
+            return np.zeros(0)
+        return np.sort(self.matrix[self.examples] @ question)[-k:]
+
+
+def semantic_text(clause: Clause) -> str:
+    """What a clause's meaning is embedded from: its heading and the words it quotes."""
+    return f"{clause.heading}. {clause.quote}" if clause.heading else clause.quote
+
+
+class SchoolIndex:
+    """The BM25 indexes, and optionally the semantic vectors, over a fixed list of clauses."""
+
+    def __init__(
+        self,
+        clauses: Sequence[Clause],
+        analyzer: Analyzer,
+        kb: KnowledgeBase,
+        store: VectorStore | None = None,
+    ):
         self.clauses = tuple(clauses)
         self.analyzer = analyzer
         # Phrases stay phrases: "friend request" must not make every "request" sound like social media.
         self.social_phrases = tuple(p for p in (tuple(analyzer.terms(w)) for w in kb.social_media_words) if p)
         bodies = [self._body(c, kb) for c in self.clauses]
         self.body = Postings(BM25Okapi(bodies, k1=K1, b=B, epsilon=EPSILON), bodies)
-        examples, owners = [], []
+        examples, owners, example_texts = [], [], []
         for i, clause in enumerate(self.clauses):
             for example in clause.examples:
                 examples.append(analyzer.terms(example))
+                example_texts.append(example)
                 owners.append(i)
         # Clauses are walked in order, so each clause's examples sit together: owners never decrease.
         self.example_owner = np.array(owners, dtype=np.int64)
@@ -111,6 +171,10 @@ class SchoolIndex:
         n = len(self.clauses)
         # A word the school's policies never use weighs as much as the rarest possible word.
         self.unknown_idf = math.log((n + 0.5) / 0.5)
+        self.vectors: SemanticVectors | None = None
+        if store is not None:
+            bodies_text = [semantic_text(c) for c in self.clauses]
+            self.vectors = SemanticVectors.build(store, bodies_text, example_texts, self.example_owner)
 
     def _body(self, clause: Clause, kb: KnowledgeBase) -> list[str]:
         parts = [clause.text, clause.lead_in or "", clause.heading]
@@ -121,6 +185,7 @@ class SchoolIndex:
         return max(self.body.idf.get(term, self.unknown_idf), 0.0)
 
     def scores(self, terms: list[str]) -> np.ndarray:
+        """BM25 alone: the clause body plus its two best example questions."""
         scores = self.body.get_scores(terms)
         if self.examples is not None:
             first, second = self._two_best(self.examples.get_scores(terms))
@@ -146,22 +211,38 @@ class SchoolIndex:
         second[owners[nxt[same]]] = values[nxt[same]]
         return first, second
 
-    def search(self, question: str, limit: int = 3) -> SearchResult:
+    def search(self, question: str, limit: int = 3, vector: np.ndarray | None = None) -> SearchResult:
         groups = self.analyzer.groups(question)
         terms = list(dict.fromkeys(t for g in groups for t in g))
-        if not terms:
+        semantic = (
+            self.vectors.similarity(vector) if self.vectors is not None and vector is not None else None
+        )
+        if not terms and semantic is None:
             return SearchResult((), False, 0.0, ())
-        scores = self.scores(terms)
+        bm25 = self.scores(terms) if terms else np.zeros(len(self.clauses))
+        if semantic is None:
+            scores = bm25
+        else:
+            # Text and example similarity both count: a clause that reads like the question and has been asked
+            # about in those words beats one that has only one of the two.
+            top = bm25.max()
+            text, example = np.clip(semantic[0], 0.0, None), np.clip(semantic[1], 0.0, None)
+            scores = (bm25 / top if top > 0 else bm25) + SEMANTIC_WEIGHT * (text + example)
         order = np.argsort(-scores, kind="stable")[:limit]
         hits = tuple(Hit(self.clauses[i], float(scores[i])) for i in order if scores[i] > 0)
         if not hits:
             return SearchResult((), False, 0.0, tuple(terms))
-        coverage = self.coverage(groups, self.vocab[order[0]])
+        best = order[0]
+        coverage = self.coverage(groups, self.vocab[best]) if groups else 0.0
         present = set(terms)
         social = any(all(t in present for t in phrase) for phrase in self.social_phrases)
         floor = MIN_COVERAGE_SOCIAL if social else MIN_COVERAGE
-        confident = coverage >= floor and hits[0].score >= MIN_SCORE
-        return SearchResult(hits, confident, coverage, tuple(terms))
+        lexical = coverage >= floor and bm25[best] >= MIN_SCORE
+        if semantic is None:
+            return SearchResult(hits, lexical, coverage, tuple(terms))
+        meaning = float(max(semantic[0][best], semantic[1][best]))
+        confident = meaning >= SEMANTIC_ACCEPT or (lexical and meaning >= SEMANTIC_REJECT)
+        return SearchResult(hits, confident, coverage, tuple(terms), semantic=meaning)
 
     def coverage(self, groups: list[tuple[str, ...]], vocab: frozenset[str]) -> float:
         """The idf-weighted share of typed words that the clause speaks to (directly or via a synonym)."""
@@ -174,22 +255,92 @@ class SchoolIndex:
         return covered / total if total else 0.0
 
 
+class RouteIndex:
+    """Knowledge-level routes (routes.yaml): each matched by its example questions, by meaning or by words."""
+
+    def __init__(self, routes: Sequence[Route], analyzer: Analyzer, store: VectorStore | None):
+        self.routes = tuple(routes)
+        self.analyzer = analyzer
+        texts, owners = [], []
+        for i, route in enumerate(self.routes):
+            texts += route.examples
+            owners += [i] * len(route.examples)
+        self.owner = np.array(owners, dtype=np.int64)
+        docs = [analyzer.terms(t) for t in texts]
+        self.bm25 = Postings(BM25Okapi(docs, k1=K1, b=B, epsilon=EPSILON), docs) if docs else None
+        self.vectors = store.matrix[store.rows_of(texts)] if store is not None and texts else None
+
+    def match(
+        self, question: str, vector: np.ndarray | None, school: SemanticVectors | None
+    ) -> tuple[Route | None, float]:
+        """The route the question takes, if any, and by how much.
+
+        By meaning, a route is taken when the question is near its examples (ROUTE_ACCEPT) and at least about
+        as near them as to the school's own clause examples (ROUTE_MARGIN): "a pupil DMd me saying she is
+        scared to go home" is nearer the child-safety examples than any clause's; "a mum keeps DMing me about
+        her son's reading" is nearer the clauses on parents. Without a model, BM25 over the examples decides.
+        """
+        if self.bm25 is None:
+            return None, 0.0
+        if self.vectors is not None and vector is not None:
+            similarity = self.vectors @ vector
+            best = int(np.argmax(similarity))
+            near = float(np.sort(similarity)[-2:].mean())
+            rival = (
+                float(school.nearest_examples(vector, 2).mean()) if school and school.examples.size else 0.0
+            )
+            margin = near - rival
+            taken = float(similarity[best]) >= ROUTE_ACCEPT and margin >= ROUTE_MARGIN
+            return (self.routes[self.owner[best]] if taken else None), margin
+        similarity = self.bm25.get_scores(self.analyzer.terms(question))
+        best = int(np.argmax(similarity))
+        score = float(similarity[best])
+        return (self.routes[self.owner[best]] if score >= ROUTE_BM25_ACCEPT else None), score
+
+
 class Retriever:
     """The per-school indexes for one knowledge base."""
 
-    def __init__(self, kb: KnowledgeBase, analyzer: Analyzer | None = None):
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        analyzer: Analyzer | None = None,
+        embedder: Embedder | None = None,
+        progress: Progress | None = None,
+    ):
         self.kb = kb
         self.analyzer = analyzer or Analyzer.for_knowledge(kb)
+        self.embedder = embedder
+        store = None
+        if embedder is not None:
+            # Every text at once: a cold cache embeds in large batches with one progress line, and each distinct
+            # text is held once however many schools' indexes use it.
+            texts = [semantic_text(c) for p in kb.policies.values() for c in p.clauses]
+            texts += [e for p in kb.policies.values() for c in p.clauses for e in c.examples]
+            texts += [e for r in kb.routes for e in r.examples]
+            store = embedder.store(texts, progress)
         by_policies: dict[tuple[str, ...], SchoolIndex] = {}
         self.indexes: dict[str, SchoolIndex] = {}
         self.clause_terms: dict[str, frozenset[str]] = {}  # every indexed clause's terms, body and examples
         for school in kb.schools.values():
             key = school.policies
             if key not in by_policies:
-                index = by_policies[key] = SchoolIndex(kb.clauses_for(school.id), self.analyzer, kb)
+                index = by_policies[key] = SchoolIndex(kb.clauses_for(school.id), self.analyzer, kb, store)
                 self.clause_terms.update((c.id, v) for c, v in zip(index.clauses, index.vocab, strict=True))
             self.indexes[school.id] = by_policies[key]
+        self.routes = RouteIndex(kb.routes, self.analyzer, store)
+
+    @property
+    def semantic(self) -> bool:
+        return self.embedder is not None
 
     def search(self, school_id: str, question: str, limit: int = 3) -> SearchResult:
         self.kb.school(school_id)  # raises UnknownSchool with the list of known ones
-        return self.indexes[school_id].search(question, limit)
+        vector = self.embedder.question(question) if self.embedder is not None else None
+        result = self.indexes[school_id].search(question, limit, vector)
+        route, _ = self.routes.match(question, vector, self.indexes[school_id].vectors)
+        if route is None:
+            return result
+        return SearchResult(
+            result.hits, result.confident, result.coverage, result.terms, result.semantic, route
+        )

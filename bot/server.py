@@ -60,10 +60,15 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def health_detail(request: web.Request) -> web.Response:
     """Knowledge version and reload state, storage state and last error: for /admin/health only."""
-    kb = request.app[ASSISTANT].kb
+    assistant = request.app[ASSISTANT]
+    kb = assistant.kb
+    # Semantic search that failed to load answers on BM25 alone: still serving, but worse; switched off on
+    # purpose (POLICYBOT_SEMANTIC=off) it is not a fault.
+    semantic_failed = assistant.semantic_off not in (None, "turned off")
     return web.json_response(
         {
-            "status": "ok",
+            "status": "degraded" if semantic_failed else "ok",
+            "semantic": "on" if assistant.semantic_off is None else f"off: {assistant.semantic_off}",
             "knowledge_version": kb.version,
             "clauses": kb.clause_count,
             "schools": len(kb.schools),

@@ -41,6 +41,8 @@ class Settings:
     admin_token: str | None = field(default=None, repr=False)
     buffer_size: int = 10_000
     storage: bool = True  # False: no database at all (no log, choices kept in memory only)
+    semantic: bool = True  # False: BM25 alone, no embedding model loaded (POLICYBOT_SEMANTIC=off)
+    embedding_cache_file: Path | None = None  # default: embeddings.sqlite3 in data_dir
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -63,7 +65,14 @@ class Settings:
             admin_token=_env("POLICYBOT_ADMIN_TOKEN"),
             buffer_size=int(_env("POLICYBOT_BUFFER_SIZE") or 10_000),
             storage=(_env("POLICYBOT_STORAGE") or "on").lower() not in ("off", "0", "false", "no"),
+            semantic=(_env("POLICYBOT_SEMANTIC") or "on").lower() not in ("off", "0", "false", "no"),
+            embedding_cache_file=Path(c) if (c := _env("POLICYBOT_EMBEDDING_CACHE")) else None,
         )
+
+    @property
+    def embedding_cache(self) -> Path:
+        """Where embedding vectors are cached: replicas sharing a volume may share one file."""
+        return self.embedding_cache_file or self.data_dir / "embeddings.sqlite3"
 
     @property
     def slack_enabled(self) -> bool:
@@ -88,6 +97,8 @@ ENVIRONMENT = (
     "POLICYBOT_ADMIN_TOKEN",
     "POLICYBOT_BUFFER_SIZE",
     "POLICYBOT_STORAGE",
+    "POLICYBOT_SEMANTIC",
+    "POLICYBOT_EMBEDDING_CACHE",
     "SLACK_SIGNING_SECRET",
     "SLACK_BOT_TOKEN",
     "SLACK_APP_TOKEN",

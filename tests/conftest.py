@@ -21,11 +21,18 @@ CORE_ROLES = frozenset(
 )
 
 
+@pytest.fixture(scope="session")
+def embedding_cache(tmp_path_factory) -> Path:
+    """One embedding cache for the whole run: the knowledge base is embedded once, not once per test."""
+    return tmp_path_factory.mktemp("embeddings") / "embeddings.sqlite3"
+
+
 @pytest.fixture(autouse=True)
-def private_data_dir(tmp_path_factory, monkeypatch) -> Path:
+def private_data_dir(tmp_path_factory, monkeypatch, embedding_cache) -> Path:
     """Every test gets its own data directory, so nothing writes to the developer's real one."""
     data = tmp_path_factory.mktemp("data")
     monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    monkeypatch.setenv("POLICYBOT_EMBEDDING_CACHE", str(embedding_cache))
     monkeypatch.delenv("POLICYBOT_DATABASE_URL", raising=False)
     monkeypatch.delenv("POLICYBOT_DATA_DIR", raising=False)
     return data

@@ -13,6 +13,7 @@ from bot.evaluation import evaluate, load_cases
 from tests.conftest import REPO, SHARED
 
 DEV_SET = SHARED / "eval" / "dev.yaml"
+SITUATIONS = SHARED / "eval" / "situations.yaml"
 
 
 def _report(assistant, path):
@@ -33,6 +34,20 @@ def test_dev_set_meets_the_issue_floors(assistant):
     assert metrics["contacts"] >= 0.95, misses
     assert metrics["no_match"] == 1.0, misses
     assert metrics["false_no_match"] == 0, misses
+
+
+# situations.yaml (staff describing what happened) is measured, never a source of examples. The answer-quality
+# issue asks top1 >= 0.80 and top3 >= 0.92 of it; these floors hold what is reached so far (0.729 / 0.843 with
+# the semantic signal and situational examples written from the seeds alone), so that nothing slips back while
+# the issue stays open.
+@pytest.mark.skipif(not SITUATIONS.exists(), reason="shared/eval/situations.yaml is not beside this checkout")
+def test_situations_stay_above_their_floors(assistant):
+    metrics, misses = _report(assistant, SITUATIONS)
+    assert metrics["top1"] >= 0.70, misses
+    assert metrics["top3"] >= 0.82, misses
+    assert metrics["contacts"] >= 0.88, misses
+    assert metrics["no_match"] >= 0.93, misses
+    assert metrics["false_no_match"] <= 2, misses
 
 
 # The sets in tests/eval/ were each written from the seed policies alone, in the chat style of the judging

