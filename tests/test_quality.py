@@ -37,14 +37,14 @@ def test_dev_set_meets_the_issue_floors(assistant):
 
 
 # situations.yaml (staff describing what happened) is measured, never a source of examples. The answer-quality
-# issue asks top1 >= 0.80 and top3 >= 0.92 of it; these floors hold what is reached so far (0.729 / 0.843 with
-# the semantic signal and situational examples written from the seeds alone), so that nothing slips back while
+# issue asks top1 >= 0.80 and top3 >= 0.92 of it; these floors hold what is reached so far (0.743 / 0.857 with
+# the semantic signal and two rounds of situational examples written from the seeds alone), so that nothing slips back while
 # the issue stays open.
 @pytest.mark.skipif(not SITUATIONS.exists(), reason="shared/eval/situations.yaml is not beside this checkout")
 def test_situations_stay_above_their_floors(assistant):
     metrics, misses = _report(assistant, SITUATIONS)
-    assert metrics["top1"] >= 0.70, misses
-    assert metrics["top3"] >= 0.82, misses
+    assert metrics["top1"] >= 0.72, misses
+    assert metrics["top3"] >= 0.84, misses
     assert metrics["contacts"] >= 0.88, misses
     assert metrics["no_match"] >= 0.93, misses
     assert metrics["false_no_match"] <= 2, misses
