@@ -105,6 +105,12 @@ class Analyzer:
                     self._expansions[key] = merged + tuple(t for t in target if t not in merged)
         self._max_phrase = max((len(k) for k in self._expansions), default=1)
         self._combinations = tuple(combinations)
+        # Each rule's possible first words on either side: a text that has none of one side's skips the rule, so
+        # a text costs about the same however many rules there are (most rules never apply to a given text).
+        self._triggers = tuple(
+            (rule, frozenset(p[0] for p in rule.when), frozenset(p[0] for p in rule.then))
+            for rule in self._combinations
+        )
 
     @classmethod
     def for_knowledge(cls, kb) -> Analyzer:
@@ -134,8 +140,12 @@ class Analyzer:
             else:
                 spans.append(_Span([tokens[i]], [tokens[i]]))
                 i += 1
-        for rule in self._combinations:
+        present = {w for span in spans for w in span.words}
+        for rule, when_first, then_first in self._triggers:
+            if present.isdisjoint(when_first) or present.isdisjoint(then_first):
+                continue
             self._combine(spans, rule)
+            present.update(w for span in spans for w in span.words)
         return spans
 
     def _combine(self, spans: list[_Span], rule: Combination) -> None:

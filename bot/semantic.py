@@ -30,6 +30,9 @@ TOKENIZER_PATH = Path(__file__).resolve().parent / "models" / "minilm-tokenizer.
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 DIMENSION = 384
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
+# A question's cost grows with its length; 128 word pieces hold a long situational question (about 90 words),
+# and a 1,000-character paste then costs about what a long question does.
+QUESTION_TOKENS = 128
 BATCH = 32
 
 
@@ -90,13 +93,14 @@ class EmbeddingModel:
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._lock = threading.Lock()  # the session is thread-safe, the tokenizer's padding state is not
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for `texts`, one row each, float32, unit length."""
+    def embed(self, texts: Sequence[str], max_tokens: int = MAX_TOKENS) -> np.ndarray:
+        """Vectors for `texts`, one row each, float32, unit length; each text cut at `max_tokens` word pieces."""
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
         # The tokenizer takes only valid Unicode: a lone surrogate from a client becomes "?".
         clean = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]
         with self._lock:
+            self._tokenizer.enable_truncation(max_length=max_tokens)
             encodings = self._tokenizer.encode_batch(clean)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
@@ -212,7 +216,7 @@ class Embedder:
         self._known: dict[bytes, np.ndarray] = {}
 
     def question(self, text: str) -> np.ndarray:
-        return self.model.embed([text])[0]
+        return self.model.embed([text], QUESTION_TOKENS)[0]
 
     def warm(self, texts: Sequence[str], progress: Progress | None = None) -> None:
         """Make sure every text has a vector, embedding what neither memory nor the cache holds."""
