@@ -144,9 +144,7 @@ def build_slack_app(
         await ack()
         value = _value(body)
         try:
-            answer = conversation.assistant.ask(
-                value.get("q", ""), value.get("s", "")
-            )  # shared, not re-logged
+            answer = await conversation.ask(value.get("q", ""), value.get("s", ""))  # shared, not re-logged
         except PolicyBotError as exc:
             await respond(response_type="ephemeral", replace_original=False, text=exc.user_message)
             return

@@ -51,7 +51,7 @@ async def ask(request: web.Request) -> web.Response:
         metrics.errors.labels(CHANNEL, "no_school").inc()
         return _error(400, "Choose a school.", question=question)
     try:
-        answer = request.app[CONVERSATION].answer(question, school, CHANNEL)
+        answer = await request.app[CONVERSATION].answer(question, school, CHANNEL)
     except UnknownSchool as exc:
         metrics.errors.labels(CHANNEL, "unknown_school").inc()
         return _error(404, exc.user_message, school=school)

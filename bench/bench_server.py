@@ -77,7 +77,7 @@ STOP_TIMEOUT_S = 10.0
 
 TARGET_ASK_ERRORS = 0
 TARGET_ASK_P99_MS = 50.0
-TARGET_RSS_MB = 200.0
+TARGET_RSS_MB = 300.0  # with the embedding model loaded (the answer-quality issue: <= 300 MB at seed scale)
 TARGET_SLACK_ACK_P99_MS = 50.0
 
 # The child must not open Socket Mode, Teams or a proxy: every request it makes goes to the local fake.
@@ -177,6 +177,42 @@ def start_server(port: int, slack_api_url: str, log_file) -> subprocess.Popen:
     }
     command = [sys.executable, "-m", "bot.cli", "serve", "--host", HOST, "--port", str(port)]
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+
+
+# The baseline for throughput: an aiohttp handler that parses the same JSON body and answers a small JSON, no work.
+BARE_SERVER = """
+import sys
+from aiohttp import web
+async def ask(request):
+    body = await request.json()
+    return web.json_response({"school": body.get("school"), "status": "answered"})
+app = web.Application()
+app.router.add_post("/api/ask", ask)
+app.router.add_get("/healthz", lambda r: web.json_response({"status": "ok"}))
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
+"""
+
+
+async def bare_handler_throughput(cases, n: int) -> dict[str, Any]:
+    """The same /api/ask load against BARE_SERVER in its own process: the framework's ceiling here."""
+    port = free_port()
+    base = f"http://{HOST}:{port}"
+    with tempfile.TemporaryFile() as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", BARE_SERVER, str(port)], stdout=log_file, stderr=subprocess.STDOUT
+        )
+        try:
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
+                await wait_healthy(session, base, proc, log_file)
+
+                def request(i: int) -> Request:
+                    school, question = cases[i % len(cases)]
+                    return "POST", f"{base}/api/ask", {"json": {"school": school, "question": question}}
+
+                await run_load(session, "bare warm-up", request, WARMUP_REQUESTS, CONCURRENCY, proc.pid)
+                return (await run_load(session, "bare /api/ask", request, n, CONCURRENCY, proc.pid)).summary()
+        finally:
+            await stop_server(proc)
 
 
 def log_tail(log_file, lines: int = 20) -> str:
@@ -496,6 +532,10 @@ async def bench(quick: bool) -> dict[str, Any]:
                 result["server_stop"] = await stop_server(proc)
                 result["server_log_lines"] = len(log_tail(log_file, 10**9).splitlines())
             await slack.stop()
+    result["bare_handler"] = await bare_handler_throughput(cases, n_ask)
+    result["ask_throughput_ratio_to_bare"] = round(
+        result["ask"]["per_s"] / result["bare_handler"]["per_s"], 3
+    )
     return result
 
 
@@ -614,6 +654,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"probe: /api/ask, {r['probe_serial_ask']['requests']} at c=1", r["probe_serial_ask"]
             ),
             latency_row(f"probe: GET /healthz, {r['probe_healthz']['requests']} at c=50", r["probe_healthz"]),
+            latency_row(
+                f"baseline: bare aiohttp JSON handler, {r['bare_handler']['requests']} at c=50",
+                r["bare_handler"],
+            ),
         ]
     )
     print()
@@ -625,9 +669,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             (
                 "server peak RSS during /api/ask",
                 f"{rss['peak_ask']:.1f} MB (start {rss['start']:.1f}, whole run {rss['peak_all']:.1f})",
-                verdict(targets["rss_ok"], "<= 200 MB"),
+                verdict(targets["rss_ok"], "<= 300 MB"),
             ),
             ("Slack ack p99", f"{slack['p99_ms']:.2f} ms", verdict(targets["slack_ack_p99_ok"], "<= 50 ms")),
+            (
+                "/api/ask throughput / bare aiohttp handler",
+                f"{r['ask_throughput_ratio_to_bare']:.3f}x",
+                verdict(r["ask_throughput_ratio_to_bare"] >= 0.10, ">= 0.10x"),
+            ),
             (
                 "Slack replies posted",
                 f"{slack['posts_received']} of {slack['posts_expected']} "

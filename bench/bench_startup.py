@@ -71,7 +71,9 @@ def main() -> int:
         result["policybot_ask_bm25_alone_s_median"] / result["naive_script_s_median"], 2
     )
     result["target_ratio"] = TARGET_RATIO
-    print(f"naive rank-bm25 script, whole run, median of {args.runs}: {result['naive_script_s_median']:.3f} s")
+    print(
+        f"naive rank-bm25 script, whole run, median of {args.runs}: {result['naive_script_s_median']:.3f} s"
+    )
     print(f"policybot ask, warm cache, median:        {result['policybot_ask_s_median']:.3f} s")
     print(f"policybot ask, POLICYBOT_SEMANTIC=off:    {result['policybot_ask_bm25_alone_s_median']:.3f} s")
     print(f"policybot ask, first run (cold cache):    {result['policybot_ask_cold_cache_s']:.3f} s")

@@ -7,6 +7,7 @@ every channel behaves the same.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import os
@@ -167,17 +168,19 @@ class Conversation:
         started = time.perf_counter()
         text = " ".join((text or "").split())
         school_id = await self.school_for(user_key, scopes)
-        reply = self._reply(text, user_key, school_id)
+        reply = await self._reply(text, user_key, school_id)
         if isinstance(reply, Answer):
             reply = self._logged(reply, channel, hash_user(user_key), started)
         status = reply.status if isinstance(reply, Answer) else type(reply).__name__.lower()
         self.metrics.observe(channel, status, started)
         return reply
 
-    def answer(self, question: object, school_id: str, channel: str, user_key: str | None = None) -> Answer:
+    async def answer(
+        self, question: object, school_id: str, channel: str, user_key: str | None = None
+    ) -> Answer:
         """Answer and log one question whose school is already known (the web chat, the API)."""
         started = time.perf_counter()
-        answer = self.assistant.ask(question, school_id)
+        answer = await self.ask(question, school_id)
         answer = self._logged(answer, channel, hash_user(user_key) if user_key else None, started)
         self.metrics.observe(channel, answer.status, started)
         return answer
@@ -197,7 +200,13 @@ class Conversation:
         self.recorder.record(record)
         return dataclasses.replace(answer, interaction_id=record.id)
 
-    def _reply(self, text: str, user_key: str, school_id: str | None) -> Reply:
+    async def ask(self, question: object, school_id: str) -> Answer:
+        """The assistant's answer, worked out on a worker thread: embedding a question takes milliseconds of
+        CPU that would otherwise stall every other request on the event loop, and onnxruntime releases the GIL,
+        so two questions use two cores."""
+        return await asyncio.to_thread(self.assistant.ask, question, school_id)
+
+    async def _reply(self, text: str, user_key: str, school_id: str | None) -> Reply:
         command = _SCHOOL_COMMAND.match(text)
         if command and len(text) <= 80:
             choice = self.find_school(command.group("name"))
@@ -216,7 +225,7 @@ class Conversation:
                 text, self.schools(), "Which school are you at? I answer from your own school's policy."
             )
         try:
-            return self.assistant.ask(text, school_id)
+            return await self.ask(text, school_id)
         except UnknownSchool:
             return ChooseSchool(text, self.schools(), "Which school are you at?")
         except PolicyBotError as exc:
