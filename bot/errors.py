@@ -23,6 +23,10 @@ class InvalidQuestion(PolicyBotError):
     """Empty, over-long or otherwise unusable question text."""
 
 
+class PolicyImportError(PolicyBotError):
+    """`kb import`: the document cannot be read or imported, or the draft cannot be written; the message says why."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem found in the knowledge base, located as `file:line`."""

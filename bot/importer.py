@@ -19,6 +19,7 @@ The steps are pure functions, so each can be tested on its own:
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import re
@@ -31,16 +32,13 @@ from typing import NamedTuple
 
 import yaml
 
-from bot.errors import PolicyBotError
+from bot import import_limits
+from bot.errors import PolicyImportError
 
 SUPPORTED_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".docx", ".pdf")
 SCHOOL_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 LONG_CLAUSE = 1500  # characters; a clause longer than this probably swallowed several and is worth a look
 YAML_WIDTH = 110
-
-
-class PolicyImportError(PolicyBotError):
-    """The document cannot be read or imported, or the draft cannot be written; the message says why."""
 
 
 class Block(NamedTuple):
@@ -88,24 +86,35 @@ class DraftPolicy:
 
 
 def read_document(path: Path | str) -> list[Block]:
-    """Read .txt/.md (UTF-8, else Windows-1252), .docx (python-docx) or .pdf (pypdf) into blocks."""
+    """Read .txt/.md (UTF-8, else Windows-1252), .docx (python-docx) or .pdf (pypdf) into blocks.
+
+    Every document is held to the limits of `bot.import_limits` (size, unpacked size, paragraphs, pages,
+    characters), each checked before the step it protects; a document past one raises `DocumentTooLarge`.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         hint = " (save it as .docx first)" if suffix in (".doc", ".rtf", ".odt") else ""
         raise PolicyImportError(f"cannot import {path.name}: use a .txt, .md, .docx or .pdf file{hint}")
+    budget = import_limits.TextBudget(path)
     try:
+        data = import_limits.read_file(path)
         if suffix == ".docx":
-            return _read_docx(path)
+            return _read_docx(data, path, budget)
         if suffix == ".pdf":
-            return _read_pdf(path)
-        return [Block("line", line) for line in _decode(path.read_bytes()).splitlines()]
+            return _read_pdf(data, path, budget)
+        return [_counted(Block("line", line), budget) for line in _decode(data).splitlines()]
     except PolicyImportError:
         raise
     except OSError as exc:
         raise PolicyImportError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
     except Exception as exc:  # a corrupt .docx or .pdf raises whatever its library raises
         raise PolicyImportError(f"cannot read {path.name} as {suffix[1:]}: {exc}") from exc
+
+
+def _counted(block: Block, budget: import_limits.TextBudget) -> Block:
+    budget.add(block.text)
+    return block
 
 
 def _decode(data: bytes) -> str:
@@ -117,11 +126,14 @@ def _decode(data: bytes) -> str:
     return data.decode("latin-1")
 
 
-def _read_docx(path: Path) -> list[Block]:
+def _read_docx(data: bytes, path: Path, budget: import_limits.TextBudget) -> list[Block]:
     import docx
     from docx.table import Table
 
-    document = docx.Document(str(path))
+    # python-docx unpacks and parses every part at once, so the archive is measured before it sees it; it
+    # then reads the very bytes that were measured.
+    import_limits.check_archive(data, path)
+    document = docx.Document(io.BytesIO(data))
     blocks: list[Block] = []
     for item in document.iter_inner_content():
         if isinstance(item, Table):
@@ -131,28 +143,31 @@ def _read_docx(path: Path) -> list[Block]:
                     text = " ".join(cell.text.split())
                     if not cells or text != cells[-1]:  # merged cells repeat their text
                         cells.append(text)
-                blocks.append(Block("table_row", "\t".join(cells)))
+                blocks.append(_counted(Block("table_row", "\t".join(cells)), budget))
             continue
         style = item.style.name if item.style is not None else None
         ppr = item._p.pPr
         if ppr is not None and ppr.numPr is not None:
             ilvl = ppr.numPr.ilvl
             style = f"{style or 'Normal'} [list {ilvl.val if ilvl is not None else 0}]"
-        blocks.append(Block("paragraph", item.text, style))
+        blocks.append(_counted(Block("paragraph", item.text, style), budget))
     return blocks
 
 
-def _read_pdf(path: Path) -> list[Block]:
+def _read_pdf(data: bytes, path: Path, budget: import_limits.TextBudget) -> list[Block]:
     from pypdf import PdfReader
 
-    reader = PdfReader(str(path))
+    reader = PdfReader(io.BytesIO(data))
     if reader.is_encrypted and not reader.decrypt(""):
         raise PolicyImportError(f"cannot read {path.name}: the PDF is password-protected")
+    import_limits.check_pages(len(reader.pages), path)  # before any page's text is extracted
     blocks: list[Block] = []
     for number, page in enumerate(reader.pages):
         if number:
             blocks.append(Block("page_break", ""))
-        blocks.extend(Block("line", line) for line in (page.extract_text() or "").splitlines())
+        blocks.extend(
+            _counted(Block("line", line), budget) for line in (page.extract_text() or "").splitlines()
+        )
     return blocks
 
 

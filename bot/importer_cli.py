@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from bot.import_limits import describe_limits
 from bot.importer import (
     SCHOOL_ID,
     PolicyImportError,
@@ -29,7 +30,7 @@ def _school_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
-@click.command("import")
+@click.command("import", epilog=f"Limits: {describe_limits()}.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--school",
