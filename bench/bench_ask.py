@@ -156,7 +156,7 @@ def cold_cache_seconds(kb: KnowledgeBase) -> tuple[float, int]:
         t0 = time.perf_counter()
         Assistant(kb, embedder=status.embedder)
         seconds = time.perf_counter() - t0
-        return seconds, len(status.embedder._known) if status.embedder else 0
+        return seconds, status.embedder.embedded if status.embedder else 0
 
 
 def time_calls(fn: Callable[[str, str], object], warmup: Sequence[Case], timed: Sequence[Case]) -> list[int]:

@@ -16,6 +16,7 @@ import sqlite3
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 # A question's cost grows with its length; 128 word pieces hold a long situational question (about 90 words),
 # and a 1,000-character paste then costs about what a long question does.
 QUESTION_TOKENS = 128
+QUESTION_MEMORY = 4096  # distinct recent questions whose vectors are kept (1.5 kB each)
 BATCH = 32
 
 
@@ -208,38 +210,59 @@ class VectorStore:
 
 
 class Embedder:
-    """Embeds questions on demand, and knowledge-base texts once each: memory first, then the disk cache."""
+    """Embeds questions on demand, and knowledge-base texts once each, through the disk cache.
+
+    Vectors are held in memory only while a store is built, unless there is no disk cache to come back to.
+    Question vectors are kept for the last QUESTION_MEMORY distinct questions: staff ask the same things.
+    """
 
     def __init__(self, model: EmbeddingModel, cache: EmbeddingCache | None = None):
         self.model = model
         self.cache = cache or EmbeddingCache(None)
-        self._known: dict[bytes, np.ndarray] = {}
+        self._known: dict[bytes, np.ndarray] = {}  # used only when there is no disk cache
+        self._questions: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._questions_lock = threading.Lock()
+        self.embedded = 0  # knowledge-base texts embedded by this process (the rest came from the cache)
 
     def question(self, text: str) -> np.ndarray:
-        return self.model.embed([text], QUESTION_TOKENS)[0]
+        with self._questions_lock:
+            vector = self._questions.get(text)
+            if vector is not None:
+                self._questions.move_to_end(text)
+                return vector
+        vector = self.model.embed([text], QUESTION_TOKENS)[0]
+        vector.setflags(write=False)
+        with self._questions_lock:
+            self._questions[text] = vector
+            if len(self._questions) > QUESTION_MEMORY:
+                self._questions.popitem(last=False)
+        return vector
 
-    def warm(self, texts: Sequence[str], progress: Progress | None = None) -> None:
-        """Make sure every text has a vector, embedding what neither memory nor the cache holds."""
+    def vectors(self, texts: Sequence[str], progress: Progress | None = None) -> dict[bytes, np.ndarray]:
+        """Each text's vector by key, embedding what neither memory nor the cache holds."""
         keys = {text_key(t): t for t in texts}
-        missing = [k for k in keys if k not in self._known]
-        if not missing:
-            return
-        self._known.update(self.cache.get_many(missing))
-        todo = [(k, keys[k]) for k in missing if k not in self._known]
-        if not todo:
-            return
-        started = time.perf_counter()
-        todo.sort(key=lambda kv: len(kv[1]))  # similar lengths pad least
-        fresh: dict[bytes, np.ndarray] = {}
-        for start in range(0, len(todo), BATCH):
-            chunk = todo[start : start + BATCH]
-            for (key, _), vector in zip(chunk, self.model.embed([t for _, t in chunk]), strict=True):
-                fresh[key] = vector
-            if progress is not None:
-                progress(len(fresh), len(todo))
-        self.cache.put_many(fresh)
-        self._known.update(fresh)
-        log.info("embedded %d new texts in %.1f s", len(fresh), time.perf_counter() - started)
+        found = {k: self._known[k] for k in keys if k in self._known}
+        missing = [k for k in keys if k not in found]
+        if missing:
+            found.update(self.cache.get_many(missing))
+        todo = [(k, keys[k]) for k in missing if k not in found]
+        if todo:
+            started = time.perf_counter()
+            todo.sort(key=lambda kv: len(kv[1]))  # similar lengths pad least
+            fresh: dict[bytes, np.ndarray] = {}
+            for start in range(0, len(todo), BATCH):
+                chunk = todo[start : start + BATCH]
+                for (key, _), vector in zip(chunk, self.model.embed([t for _, t in chunk]), strict=True):
+                    fresh[key] = vector
+                if progress is not None:
+                    progress(len(fresh), len(todo))
+            self.cache.put_many(fresh)
+            found.update(fresh)
+            self.embedded += len(fresh)
+            log.info("embedded %d new texts in %.1f s", len(fresh), time.perf_counter() - started)
+        if self.cache.path is None:
+            self._known.update(found)
+        return found
 
     def store(self, texts: Sequence[str], progress: Progress | None = None) -> VectorStore:
         """One matrix holding each distinct text's vector once, for indexes to share by row number."""
@@ -248,10 +271,10 @@ class Embedder:
 
     def texts(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Vectors for `texts` in order, one row each."""
-        self.warm(texts, progress)
+        found = self.vectors(texts, progress)
         out = np.empty((len(texts), DIMENSION), dtype=np.float32)
         for i, text in enumerate(texts):
-            out[i] = self._known[text_key(text)]
+            out[i] = found[text_key(text)]
         return out
 
 

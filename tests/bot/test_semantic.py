@@ -23,9 +23,9 @@ class CountingModel:
         self.model = model
         self.embedded = 0
 
-    def embed(self, texts):
+    def embed(self, texts, max_tokens=semantic.MAX_TOKENS):
         self.embedded += len(texts)
-        return self.model.embed(texts)
+        return self.model.embed(texts, max_tokens)
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +112,11 @@ def test_semantic_search_switched_off_on_purpose_is_not_a_fault(kb):
     assistant = Assistant(kb, embedder=None)
     assert assistant.semantic_off == "turned off"
     assert assistant.ask("can i go on insta at lunch?", "reading").status == "answered"
+
+
+def test_a_repeated_question_is_embedded_once(model):
+    counting = CountingModel(model)
+    embedder = semantic.Embedder(counting)
+    first = embedder.question("can i go on insta at lunch")
+    again = embedder.question("can i go on insta at lunch")
+    assert counting.embedded == 1 and np.array_equal(first, again)
