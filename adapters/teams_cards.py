@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.compose import ANSWERED, Answer
@@ -11,11 +12,33 @@ CARD_VERSION = "1.5"  # the highest version Teams renders on every client
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 
 
+# Characters that start Markdown in an Adaptive Card TextBlock (which has no plain-text mode): emphasis, code,
+# links and images, HTML-ish angle brackets, strike-through, tables, and the backslash itself.
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>~|])")
+# At the start of a line these make a heading, quote or list.
+_LINE_START = re.compile(r"^(\s*\d*)(#|>|[-+](?=\s)|(?<=\d)[.)](?=\s))", re.M)
+# Teams turns a bare address into a link by itself; a word joiner after the scheme or "www" looks the same to
+# a reader but is no longer an address.
+_BARE_LINK = re.compile(r"(://|(?<![\w.])www\.)", re.I)
+
+
+def plain(text: str) -> str:
+    """`text` as a TextBlock shows it: every Markdown character escaped, no bare link left to linkify.
+
+    For words from outside (the asker's question), never for the knowledge base's own, which may use emphasis.
+    """
+    text = _MARKDOWN.sub(r"\\\1", text)
+    text = _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    return _BARE_LINK.sub(lambda m: m.group(1)[:-1] + "\u2060" + m.group(1)[-1], text)
+
+
 def _text(text: str, **style: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
 
-def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _card(
+    body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None, fallback: str | None = None
+) -> dict[str, Any]:
     card: dict[str, Any] = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
@@ -24,18 +47,29 @@ def _card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = Non
     }
     if actions:
         card["actions"] = actions
+    if fallback:
+        card["fallbackText"] = fallback  # what a client that cannot render the card (or a notification) shows
     return card
+
+
+def contact_line(title: str, name: str | None, how: str | None) -> str:
+    """ "Title (Name): how", leaving out what is not filled in: a title alone reads as a title, not "Title: —"."""
+    return title + (f" ({name})" if name else "") + (f": {how}" if how else "")
 
 
 def answer_card(answer: Answer) -> dict[str, Any]:
     body: list[dict[str, Any]] = [
-        _text(f"{answer.school_name} · you asked: {answer.question}", isSubtle=True, size="Small")
+        _text(
+            f"{plain(answer.school_name)} · you asked: {plain(answer.question)}", isSubtle=True, size="Small"
+        )
     ]
     actions: list[dict[str, Any]] = []
     if answer.status != ANSWERED or answer.clause is None:
         body.append(_text(answer.message))
     else:
         clause = answer.clause
+        if answer.message:  # a routed answer leads with what to do and whom to tell
+            body.append(_text(answer.message, weight="Bolder"))
         body.append(
             {"type": "Container", "style": "emphasis", "items": [_text(f"“{clause.quote_as_list()}”")]}
         )
@@ -51,11 +85,9 @@ def answer_card(answer: Answer) -> dict[str, Any]:
             body.append(_text(answer.review_note, color="Warning", size="Small"))
     if answer.contacts:
         body.append(_text("Who to contact", weight="Bolder", spacing="Medium"))
-        facts = [
-            {"title": c.title, "value": " ".join(p for p in (c.name or "", c.how or "") if p) or "—"}
-            for c in answer.contacts
-        ]
-        body.append({"type": "FactSet", "facts": facts})
+        # One list item per contact, like the terminal's (a FactSet needs a value beside every title).
+        lines = [f"- {contact_line(c.title, c.name, c.how)}" for c in answer.contacts]
+        body.append(_text("\r".join(lines), spacing="Small"))
     if answer.variants:
         differences = [
             _text(
@@ -78,7 +110,7 @@ def answer_card(answer: Answer) -> dict[str, Any]:
             {"type": "Action.Submit", "title": "👍 Helpful", "data": {**data, "helpful": True}},
             {"type": "Action.Submit", "title": "👎 Not helpful", "data": {**data, "helpful": False}},
         ]
-    return _card(body, actions)
+    return _card(body, actions, fallback=answer_text(answer))
 
 
 def answer_text(answer: Answer) -> str:
@@ -102,7 +134,7 @@ def reply_parts(reply: Reply) -> tuple[str, dict[str, Any] | None]:
             "Hi! I answer questions about your school's social media policy: I quote the exact clause, "
             f"show your school's version of the rule and tell you who to contact. {where}"
         )
-        return text, _card([_text(text), _text("Try asking:", weight="Bolder"), _text(lines)])
+        return text, _card([_text(text), _text("Try asking:", weight="Bolder"), _text(lines)], fallback=text)
     if isinstance(reply, SchoolChosen):
         return f"Got it: I'll answer from {reply.school.name}'s policy.", None
     if isinstance(reply, ChooseSchool):
