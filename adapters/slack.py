@@ -27,6 +27,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.json_body import BadBody, parse_json_object
+from adapters.request_body import read_body
 from adapters.slack_blocks import home_view, reply_message
 from bot.compose import Answer
 from bot.conversation import EXAMPLE_QUESTIONS, Conversation
@@ -247,7 +248,7 @@ class AckFirstDispatcher:
                 self.queue.task_done()
 
     async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
+        body = await read_body(request)
         headers = request.headers
         if not self._signed(body, headers):
             self.metrics.errors.labels(CHANNEL, "bad_signature").inc()

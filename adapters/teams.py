@@ -20,6 +20,7 @@ from botbuilder.schema import ChannelAccount
 
 from adapters import teams_keys
 from adapters.json_body import BadBody, parse_json_object
+from adapters.request_body import read_body
 from adapters.teams_cards import reply_parts
 from bot.conversation import Conversation
 from bot.errors import PolicyBotError
@@ -177,7 +178,7 @@ class TeamsChannel:
         if "application/json" not in request.headers.get("Content-Type", ""):
             return web.json_response({"error": "Content-Type must be application/json"}, status=415)
         try:
-            parse_json_object(await request.read(), "one Bot Framework activity as a JSON object")
+            parse_json_object(await read_body(request), "one Bot Framework activity as a JSON object")
         except web.HTTPRequestEntityTooLarge:
             return web.json_response({"error": "activity too large"}, status=413)
         except BadBody as exc:

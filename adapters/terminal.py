@@ -29,9 +29,11 @@ def _wrap_line(line: str, indent: str) -> str:
 def render_text(answer: Answer) -> str:
     lines = [f"{answer.school_name}: {answer.question}", ""]
     if answer.status != ANSWERED or answer.clause is None:
-        lines.append(_wrap(answer.message, ""))
+        lines += [_wrap(answer.message, ""), ""]  # the contacts are a block of their own, as after an answer
     else:
         clause = answer.clause
+        if answer.message:  # a routed answer leads with what to do and whom to tell
+            lines += [_wrap(answer.message, ""), ""]
         lines += [clause.citation, _wrap(f"“{clause.quote_as_list()}”"), ""]
         if answer.school_variant:
             v = answer.school_variant

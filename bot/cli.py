@@ -11,7 +11,7 @@ import click
 from bot.assistant import SHARED, Assistant
 from bot.compare_cli import compare_command
 from bot.contract import answer_dict, error_dict
-from bot.errors import KnowledgeError, PolicyBotError
+from bot.errors import KnowledgeError, PolicyBotError, UnknownSchool
 from bot.importer_cli import import_command
 from bot.knowledge import check_knowledge, default_knowledge_dir
 from bot.settings import Settings
@@ -20,9 +20,17 @@ from bot.suggest_cli import suggest_command
 MAX_JSONL_LINE = 64 * 1024
 
 
+def _knowledge_dir(directory: Path) -> Path:
+    """`directory`, or a one-line error naming it: a missing directory is a typo, not a file:line problem."""
+    if not Path(directory).is_dir():
+        raise click.ClickException(f"knowledge directory not found: {directory}")
+    return directory
+
+
 def _assistant(ctx: click.Context) -> Assistant:
     from bot.semantic import TerminalProgress
 
+    _knowledge_dir(ctx.obj["knowledge"])
     settings = Settings.from_env()
     try:
         return Assistant.from_directory(
@@ -52,8 +60,23 @@ def cli(ctx: click.Context, knowledge: Path | None) -> None:
     ctx.obj["knowledge"] = knowledge or default_knowledge_dir()
 
 
-@cli.command()
-@click.option("--school", "-s", help="School id, e.g. howitt.")
+class _AskCommand(click.Command):
+    """`ask`, whose help ends with the school ids of the knowledge base it would answer from."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        root = ctx.find_root().obj
+        directory = root.get("knowledge") if isinstance(root, dict) else None
+        kb_, _ = check_knowledge(directory or default_knowledge_dir())
+        with formatter.section("School ids"):
+            if kb_ is None:
+                formatter.write_text("(the knowledge base did not load: run `policybot kb validate`)")
+            else:
+                formatter.write_text(", ".join(sorted(kb_.schools)) + " (any case)")
+
+
+@cli.command(cls=_AskCommand)
+@click.option("--school", "-s", help="School id, e.g. howitt (listed below).")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON answer contract.")
 @click.option("--jsonl", is_flag=True, help='Answer {"school","question"} JSON lines from stdin.')
 @click.argument("question", required=False)
@@ -96,8 +119,8 @@ def answer_jsonl_line(assistant: Assistant, line: str) -> dict:
     school, question = request.get("school"), request.get("question")
     if not isinstance(school, str) or not school:
         return error_dict("missing `school`", school, question)
-    try:
-        return answer_dict(assistant.ask(question, school))
+    try:  # no question at all is an empty one, answered with what to type
+        return answer_dict(assistant.ask("" if question is None else question, school))
     except PolicyBotError as exc:
         return error_dict(exc.user_message, school, question)
 
@@ -248,6 +271,11 @@ def report(ctx: click.Context, since: str, school: str | None, as_csv: bool, as_
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from exc
     assistant = _assistant(ctx)
+    if school is not None:
+        try:  # an unknown school is a mistake to point out, not a period with no questions
+            school = assistant.kb.school(school).id
+        except UnknownSchool as exc:
+            raise click.ClickException(exc.user_message) from exc
 
     async def run():
         store = await open_store(Settings.from_env())
@@ -280,7 +308,7 @@ kb.add_command(suggest_command, "suggest")
 @click.pass_context
 def validate(ctx: click.Context, directory: Path | None) -> None:
     """Check every file; print `file:line: message` per problem; exit 1 on any error."""
-    kb_, problems = check_knowledge(directory or ctx.obj["knowledge"])
+    kb_, problems = check_knowledge(_knowledge_dir(directory or ctx.obj["knowledge"]))
     for problem in problems:
         click.echo(str(problem), err=problem.severity == "error")
     errors = [p for p in problems if p.severity == "error"]

@@ -141,9 +141,7 @@ class Conversation:
             mapped = kb.channel_schools.get(scope)
             if mapped in kb.schools:
                 return mapped
-        if self.default_school in kb.schools:
-            return self.default_school
-        return None
+        return kb.find_school_id(self.default_school)  # POLICYBOT_DEFAULT_SCHOOL=Reading is `reading`
 
     def find_school(self, name: str) -> SchoolChoice | None:
         wanted = " ".join(name.lower().split())

@@ -146,10 +146,21 @@ class KnowledgeBase:
     routes: tuple[Route, ...] = ()
 
     def school(self, school_id: str) -> School:
-        try:
-            return self.schools[school_id]
-        except KeyError:
-            raise UnknownSchool(school_id, list(self.schools)) from None
+        """The school with this id, whatever its case or surrounding spaces ("Reading" is `reading`: ids are
+        lower-case, and a person typing one should not have to know that); UnknownSchool otherwise."""
+        found = self.find_school_id(school_id)
+        if found is None:
+            raise UnknownSchool(school_id, list(self.schools))
+        return self.schools[found]
+
+    def find_school_id(self, given: object) -> str | None:
+        """The id of the school `given` names ignoring case and spaces at either end, or None."""
+        if not isinstance(given, str):
+            return None
+        if given in self.schools:
+            return given
+        wanted = given.strip().lower()
+        return wanted if wanted in self.schools else None
 
     def policies_for(self, school_id: str) -> tuple[Policy, ...]:
         return tuple(self.policies[p] for p in self.school(school_id).policies)

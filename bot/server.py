@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.assistant import Assistant
 from bot.conversation import Conversation
+from bot.errors import UnknownSchool
 from bot.metrics import Metrics
 from bot.privacy import configure_salt
 from bot.reload import KnowledgeReloader
@@ -275,5 +276,11 @@ async def admin_report(request: web.Request) -> web.Response:
         since = parse_period(request.query.get("since", "30d"))
     except ValueError as exc:
         return web.json_response({"error": str(exc)}, status=400)
-    report = await build_report(recorder.store, request.app[ASSISTANT], since, request.query.get("school"))
+    school = request.query.get("school") or None
+    if school is not None:
+        try:
+            school = request.app[ASSISTANT].kb.school(school).id
+        except UnknownSchool as exc:
+            return web.json_response({"error": exc.user_message}, status=404)
+    report = await build_report(recorder.store, request.app[ASSISTANT], since, school)
     return web.json_response(report_json(report))

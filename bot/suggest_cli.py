@@ -111,8 +111,10 @@ def suggest_command(
         raise click.UsageError("--clause goes with --accept ID or --accept-question TEXT")
     directory = _directory(ctx, knowledge)
     kb = _load(directory)
-    if school is not None and school not in kb.schools:
-        raise click.ClickException(f"unknown school `{school}`; known: {', '.join(sorted(kb.schools))}")
+    if school is not None:
+        given, school = school, kb.find_school_id(school)  # ids are case-insensitive, as for `ask`
+        if school is None:
+            raise click.ClickException(f"unknown school `{given}`; known: {', '.join(sorted(kb.schools))}")
     if accept_question is not None:
         assert clause_id is not None
         _accept(directory, kb, clause_id, accept_question, school, as_json, None)

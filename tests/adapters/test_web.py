@@ -171,3 +171,37 @@ def test_the_page_is_sent_with_a_strict_content_security_policy_and_no_framing(a
         assert headers["X-Content-Type-Options"] == "nosniff"
 
     serve_and(assistant, scenario)
+
+
+def test_a_request_without_a_question_is_asked_to_type_one(assistant):
+    async def scenario(session, base):
+        for body in ({"school": "reading"}, {"school": "reading", "question": None}):
+            async with session.post(f"{base}/api/ask", json=body) as r:
+                assert r.status == 422
+                assert (await r.json())["error"].startswith("Please type a question")
+        async with session.post(f"{base}/api/ask", json={"school": "reading", "question": 7}) as r:
+            assert r.status == 422 and (await r.json())["error"] == "The question must be text."
+
+    serve_and(assistant, scenario)
+
+
+def test_api_ask_accepts_a_school_id_in_any_case_and_answers_with_the_canonical_id(assistant):
+    async def scenario(session, base):
+        async with session.post(
+            f"{base}/api/ask", json={"school": "Reading", "question": "can i use tiktok at lunch?"}
+        ) as r:
+            assert r.status == 200
+            assert (await r.json())["school"] == "reading"
+
+    serve_and(assistant, scenario)
+
+
+def test_the_favicon_is_a_small_svg_not_a_404(assistant):
+    async def scenario(session, base):
+        async with session.get(f"{base}/favicon.ico") as r:
+            assert r.status == 200
+            assert r.headers["Content-Type"].startswith("image/svg+xml")
+            body = await r.text()
+        assert body.startswith("<svg") and len(body) < 1024 and "<script" not in body
+
+    serve_and(assistant, scenario)

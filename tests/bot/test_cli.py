@@ -109,3 +109,50 @@ def test_installed_console_script_answers_jsonl_from_any_folder(tmp_path: Path):
     assert answer["status"] == "answered"
     assert "must NOT include pupils" in answer["clauses"][0]["text"]
     assert REPO.exists()
+
+
+def test_ask_accepts_a_school_id_in_any_case():
+    result = run("ask", "--json", "--school", "Reading", "can i use tiktok at lunch?")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["school"] == "reading"
+
+
+def test_report_for_an_unknown_school_gives_the_same_error_as_ask_and_exits_non_zero():
+    asked = run("ask", "--school", "narnia", "can i post?")
+    reported = run("report", "--school", "narnia")
+    assert reported.exit_code == asked.exit_code == 1
+    assert "Unknown school 'narnia'. Known schools: crynallt, howitt" in reported.output
+    assert reported.output == asked.output
+    assert "No questions" not in reported.output
+
+
+def test_report_accepts_a_school_id_in_any_case():
+    result = run("report", "--school", "Reading")
+    assert result.exit_code == 0, result.output
+    assert "No questions in this period." in result.output
+
+
+def test_a_decline_leaves_a_blank_line_between_its_message_and_who_to_contact():
+    result = run("ask", "--school", "reading", "how do I book annual leave?")
+    assert result.exit_code == 0, result.output
+    message, contacts = result.output.split("\n\nWho to contact:\n")
+    assert "does not cover this" in message and contacts.strip().startswith("- ")
+
+
+def test_kb_validate_of_a_missing_directory_names_it():
+    result = run("kb", "validate", "/nonexistent")
+    assert result.exit_code == 1
+    assert "knowledge directory not found: /nonexistent" in result.output
+    assert "nonexistent:1:" not in result.output
+
+
+def test_ask_help_lists_the_school_ids():
+    result = run("ask", "--help")
+    assert result.exit_code == 0
+    assert "School ids:" in result.output
+    assert "crynallt, howitt, reading, rutland, wolverhampton" in result.output
+
+
+def test_a_jsonl_line_without_a_question_is_asked_to_type_one():
+    result = run("ask", "--jsonl", input=json.dumps({"school": "reading"}) + "\n")
+    assert json.loads(result.output)["error"].startswith("Please type a question")

@@ -183,3 +183,15 @@ def test_kb_validate_command_prints_file_line_and_exits_non_zero(kb_copy: Path):
         "knowledge/synonyms.yaml:3: YAML syntax error: duplicate key 'facebook' (first on line 2)"
         in bad.output
     )
+
+
+@pytest.mark.parametrize("given", ["reading", "Reading", "READING", " reading "])
+def test_a_school_id_is_found_whatever_its_case_or_surrounding_spaces(kb, given: str):
+    assert kb.school(given).id == "reading"
+    assert kb.find_school_id(given) == "reading"
+
+
+def test_a_school_id_that_matches_no_school_in_any_case_is_still_unknown(kb):
+    assert kb.find_school_id("Narnia") is None and kb.find_school_id(None) is None
+    with pytest.raises(UnknownSchool, match="Unknown school 'Narnia'"):
+        kb.school("Narnia")

@@ -76,3 +76,17 @@ def test_healthz_is_ok_and_serving_when_all_is_well(assistant, tmp_path):
                 assert await r.json() == {"status": "ok", "reason": "serving"}
 
     asyncio.run(main())
+
+
+def test_the_admin_report_takes_a_school_id_in_any_case_and_refuses_an_unknown_one(assistant, tmp_path):
+    async def main() -> None:
+        app = create_app(assistant, Settings(data_dir=tmp_path, admin_token="s3cret-admin"))
+        async with serving(app) as base, aiohttp.ClientSession() as session:
+            await eventually(lambda: app[RECORDER].ready)
+            async with session.get(f"{base}/admin/report", params={"school": "Reading"}, headers=ADMIN) as r:
+                assert r.status == 200
+            async with session.get(f"{base}/admin/report", params={"school": "narnia"}, headers=ADMIN) as r:
+                assert r.status == 404
+                assert "Unknown school 'narnia'" in (await r.json())["error"]
+
+    asyncio.run(main())
