@@ -66,6 +66,8 @@ def answer_blocks(answer: Answer, *, shareable: bool = False) -> list[dict[str, 
         blocks.append(_section(escape(answer.message)))
     else:
         clause = answer.clause
+        if answer.message:  # a routed answer leads with what to do and whom to tell
+            blocks.append(_section(escape(answer.message)))
         blocks.append(_section(_quote(clause.quote_as_list())))
         blocks.append(_context(escape(clause.citation)))
         if answer.school_variant:
