@@ -35,3 +35,16 @@ def test_a_question_about_parents_messaging_is_not_taken_for_a_child_safety_worr
     answer = answer_dict(assistant.ask("can i accept a friend request from a parent on facebook?", "howitt"))
     assert answer["status"] == "answered"
     assert not answer["message"], "the child-safety route fired on a question about a parent"
+
+
+def test_every_channel_shows_the_dsl_route_before_the_quote(assistant):
+    from adapters.slack_blocks import answer_blocks
+    from adapters.teams_cards import answer_card
+    from adapters.terminal import render_text
+
+    answer = assistant.ask("a pupil told me her mum's boyfriend hurts her, who do i tell", "howitt")
+    assert answer.message.startswith("A worry about a child")
+    text = " ".join(render_text(answer).split())
+    assert text.index("Designated Safeguarding Lead") < text.index("“")
+    assert any("Designated Safeguarding Lead" in str(block) for block in answer_blocks(answer))
+    assert "Designated Safeguarding Lead" in str(answer_card(answer)["body"])
