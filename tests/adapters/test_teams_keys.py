@@ -12,6 +12,7 @@ import jwt
 import pytest
 
 from adapters import teams_keys
+from bot.assistant import Assistant
 from adapters.teams_keys import SigningKeys, SigningKeysUnavailable, UnknownSigningKey
 from bot.server import create_app
 from bot.settings import Settings
@@ -76,9 +77,10 @@ def test_a_token_with_an_unknown_or_missing_kid_gets_401_and_a_known_one_passes(
     assert [name for name, _ in keys.calls] == ["metadata", "keys"]  # fetched once, then cached
 
 
-def test_while_the_key_endpoint_hangs_teams_gets_503_and_api_ask_stays_under_100ms_p99(
-    assistant, monkeypatch
-):
+def test_while_the_key_endpoint_hangs_teams_gets_503_and_api_ask_stays_under_100ms_p99(kb, monkeypatch):
+    # What is measured is whether the hanging fetch stalls the event loop, so the answers are BM25 alone: the
+    # embedding model's milliseconds per question would only add the machine's noise to the figure.
+    assistant = Assistant(kb, embedder=None)
     monkeypatch.setattr(teams_keys, "FETCH_TIMEOUT", 1.0)
     monkeypatch.setattr(teams_keys, "BACKOFF_FIRST", 30.0)  # so the backoff outlasts the test
     keys = FakeKeyEndpoint(hang=True)
