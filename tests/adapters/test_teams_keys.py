@@ -12,8 +12,8 @@ import jwt
 import pytest
 
 from adapters import teams_keys
-from bot.assistant import Assistant
 from adapters.teams_keys import SigningKeys, SigningKeysUnavailable, UnknownSigningKey
+from bot.assistant import Assistant
 from bot.server import create_app
 from bot.settings import Settings
 from tests.adapters.test_teams import activity
