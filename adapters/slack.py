@@ -155,7 +155,7 @@ def build_slack_app(
         await ack()
         value = _value(body)
         user = body.get("user", {})
-        conversation.feedback(
+        receipt = await conversation.feedback(
             user_key(user.get("team_id") or body.get("team", {}).get("id"), user.get("id")),
             CHANNEL,
             value.get("s"),
@@ -163,11 +163,7 @@ def build_slack_app(
             helpful,
             interaction_id=value.get("i"),
         )
-        await respond(
-            response_type="ephemeral",
-            replace_original=False,
-            text="Thanks, your feedback helps HR improve the answers.",
-        )
+        await respond(response_type="ephemeral", replace_original=False, text=receipt.message)
 
     @app.action("feedback_up")
     async def on_feedback_up(ack, body: dict, respond) -> None:

@@ -119,7 +119,7 @@ class PolicyBot(ActivityHandler):
         await turn_context.send_activity(message)
 
     async def _feedback(self, turn_context: TurnContext, value: dict) -> None:
-        self.conversation.feedback(
+        receipt = await self.conversation.feedback(
             _user_key(turn_context.activity),
             CHANNEL,
             value.get("s"),
@@ -128,7 +128,7 @@ class PolicyBot(ActivityHandler):
             interaction_id=value.get("i"),
             comment=value.get("comment"),
         )
-        await turn_context.send_activity("Thanks, your feedback helps HR improve the answers.")
+        await turn_context.send_activity(receipt.message)
 
     async def on_members_added_activity(
         self, members_added: list[ChannelAccount], turn_context: TurnContext

@@ -89,10 +89,13 @@ async def feedback(request: web.Request) -> web.Response:
     for field, value in (("interaction_id", interaction), ("school", school), ("clause_id", clause)):
         if value is not None and len(value) > FEEDBACK_LIMITS[field]:
             return _error(400, f"`{field}` is too long to be one of ours.")
-    request.app[CONVERSATION].feedback(
+    receipt = await request.app[CONVERSATION].feedback(
         "web:anonymous", CHANNEL, school, clause, payload["helpful"], interaction, comment
     )
-    return web.json_response({"status": "ok"})
+    # 200 only once the vote is in the database; 503 says it is not, with a message to show as it is
+    if receipt.recorded:
+        return web.json_response({"status": "recorded", "message": receipt.message})
+    return web.json_response({"status": "not_recorded", "message": receipt.message}, status=503)
 
 
 # A speech bubble in the page's colour: browsers ask for /favicon.ico on every visit, and a 404 fills the log.

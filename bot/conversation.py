@@ -63,6 +63,24 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+FEEDBACK_RECORDED = "Thanks, your feedback is recorded: it helps HR improve the answers."
+FEEDBACK_NOT_RECORDED = (
+    "Thanks, but I could not record your feedback: the database is unavailable just now. I will keep trying "
+    "while I run, but it may be lost, so please send it again later."
+)
+FEEDBACK_NOT_KEPT = (
+    "Thanks. This server keeps no feedback (its storage is turned off), so HR will not see it."
+)
+
+
+@dataclass(frozen=True)
+class FeedbackReceipt:
+    """Whether a vote is in the database, and what to tell the person who gave it."""
+
+    recorded: bool
+    message: str
+
+
 @dataclass(frozen=True)
 class SchoolChoice:
     id: str
@@ -239,7 +257,7 @@ class Conversation:
         who = f" In the meantime, please ask {contact}." if contact else ""
         return Notice(f"Sorry, something went wrong on our side and I could not answer.{who}")
 
-    def feedback(
+    async def feedback(
         self,
         user_key: str,
         channel: str,
@@ -248,16 +266,18 @@ class Conversation:
         helpful: bool,
         interaction_id: str | None = None,
         comment: str | None = None,
-    ) -> None:
+    ) -> FeedbackReceipt:
         """A 👍/👎 click, tied to the answer's interaction; the user is hashed before anything keeps it.
 
+        The vote is in the database before this returns a receipt saying it was recorded; when it could not be
+        written, the receipt says so, for the channel to tell the person honestly.
         The ids come back from a card or button the client could have altered, so anything but text is dropped.
         A comment is free text like a question: with POLICYBOT_STORE_QUESTIONS=0 it is not kept either.
         """
         user = hash_user(user_key)
         school_id, clause_id, interaction_id = (_text(v) for v in (school_id, clause_id, interaction_id))
         comment = _text(comment) if self.store_questions else None
-        self.recorder.record(
+        recorded = await self.recorder.record_durably(
             Feedback(
                 helpful=bool(helpful),
                 channel=channel,
@@ -275,4 +295,9 @@ class Conversation:
             school_id,
             clause_id,
             helpful,
+        )
+        if recorded:
+            return FeedbackReceipt(True, FEEDBACK_RECORDED)
+        return FeedbackReceipt(
+            False, FEEDBACK_NOT_KEPT if self.recorder.store is None else FEEDBACK_NOT_RECORDED
         )

@@ -10,6 +10,11 @@ One record must never hold up the others. Each is cleaned and length-checked bef
 is written one record at a time: whatever the database refuses on its own is set aside, and the rest goes in.
 Set-aside records are logged (kind, id and reason, never their content) and counted in
 `policybot_records_set_aside_total`.
+
+What a crash (kill -9, power loss) can lose, which the README promises: an interaction record is written within
+MAX_WRITE_DELAY of its answer while the database is healthy, so a crash loses at most the last second or so of
+the log (`bench/bench_crash.py` measures it). Feedback is different: the person was told it was recorded, so
+`record_durably` writes it before anyone says so, and says when it could not.
 """
 
 from __future__ import annotations
@@ -31,7 +36,12 @@ log = logging.getLogger("policybot.store")
 
 Record = Interaction | Feedback | Preference
 BATCH = 200  # small enough that preparing one batch never holds the event loop for long
+# How long the writer lets a burst gather before writing it: fewer, larger transactions cost the answering loop
+# less than many small ones. It bounds what a crash loses (with the write itself, a few ms on a healthy
+# database), so it must stay well under MAX_WRITE_DELAY.
 GATHER_SECONDS = 0.2
+MAX_WRITE_DELAY = 1.0  # the promise: a healthy database has every record within this of its answer
+DURABLE_TIMEOUT = 3.0  # seconds a person waits for their feedback to be written before being told it was not
 QUICK_TIMEOUT = 1.0  # seconds a question may wait on the database for dedup or a chosen school
 WRITE_TIMEOUT = 10.0
 KEEP_SET_ASIDE = 100  # the most recent set-aside records, kept in memory for a look from a debugger or test
@@ -113,6 +123,42 @@ class Recorder:
         except RecordDoesNotFit as exc:
             self._set_aside(record, "too_long", exc.message)
             return
+        self._buffer(record)
+
+    async def record_durably(self, record: Record) -> bool:
+        """Write `record` now and return True once the database has it; False if it could not be written.
+
+        For what a person is told was recorded (feedback): they are thanked only after the write. If the database
+        is unreachable the record is still buffered like any other, so it goes in if the database comes back
+        before this process stops, but the caller must not claim it is safe. A record the database refuses, or
+        that does not fit, is set aside as in `record` and is False too.
+        """
+        if self.store is None:
+            return False
+        try:
+            record = fit(record)
+        except RecordDoesNotFit as exc:
+            self._set_aside(record, "too_long", exc.message)
+            return False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DURABLE_TIMEOUT
+        while not self.ready and loop.time() < deadline:  # the schema is usually moments away at start
+            await asyncio.sleep(0.05)
+        if self.ready:  # tried even while marked down: the database may be back before the writer has noticed
+            try:
+                await asyncio.wait_for(self._write([record]), max(deadline - loop.time(), 0.5))
+            except Exception as exc:  # noqa: BLE001 - sorted into outage and refusal
+                if not _is_outage(exc) and await self._database_answers():
+                    self._set_aside(record, "refused", f"the database refused it ({_kind(exc)})")
+                    return False
+                self._mark_down(exc)
+            else:
+                self._mark_up()
+                return True
+        self._buffer(record)  # down, or not ready yet: kept for the writer, without a promise
+        return False
+
+    def _buffer(self, record: Record) -> None:
         if len(self.pending) >= self.capacity:
             self.pending.popleft()
             self.dropped += 1

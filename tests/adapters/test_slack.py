@@ -250,6 +250,8 @@ def test_buttons_share_in_channel_and_feedback_reaches_the_core(kb, caplog):
         await h.slack.wait_for(lambda: len(h.slack.named("response_url")) == 2)
         shared = next(r for r in h.slack.named("response_url") if r.get("response_type") == "in_channel")
         assert "official rest breaks" in all_text(shared)
+        thanks = next(r for r in h.slack.named("response_url") if r.get("response_type") == "ephemeral")
+        assert thanks["text"] == "Thanks, your feedback is recorded: it helps HR improve the answers."
 
     caplog.set_level("INFO", logger="policybot.conversation")
     run_slack(kb, scenario)

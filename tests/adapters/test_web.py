@@ -205,3 +205,54 @@ def test_the_favicon_is_a_small_svg_not_a_404(assistant):
         assert body.startswith("<svg") and len(body) < 1024 and "<script" not in body
 
     serve_and(assistant, scenario)
+
+
+def test_feedback_is_in_the_database_before_the_page_is_told_it_was_recorded(assistant, tmp_path):
+    from bot.server import RECORDER
+    from bot.settings import Settings
+    from bot.store import Store, database_url_for
+    from tests.test_storage_server import eventually
+
+    async def main() -> None:
+        settings = Settings(data_dir=tmp_path)
+        app = create_app(assistant, settings)
+        async with serving(app) as base, aiohttp.ClientSession() as session:
+            await eventually(lambda: app[RECORDER].ready)
+            body = {"interaction_id": "a" * 32, "helpful": False, "school": "reading"}
+            async with session.post(f"{base}/api/feedback", json=body) as r:
+                assert r.status == 200
+                reply = await r.json()
+            store = Store(database_url_for(settings))  # another connection, as after a kill -9 and a restart
+            try:
+                assert [f.interaction_id for f in await store.feedback()] == ["a" * 32]
+            finally:
+                await store.close()
+        assert reply == {
+            "status": "recorded",
+            "message": "Thanks, your feedback is recorded: it helps HR improve the answers.",
+        }
+
+    asyncio.run(main())
+
+
+def test_with_the_database_unreachable_feedback_gets_503_saying_it_was_not_recorded(assistant, monkeypatch):
+    from bot.settings import Settings
+    from bot.store import recorder
+
+    monkeypatch.setattr(recorder, "DURABLE_TIMEOUT", 0.5)
+
+    async def main() -> None:
+        settings = Settings(
+            database_url="postgresql://nobody@127.0.0.1:1/nothing"
+        )  # nothing listens on port 1
+        async with serving(create_app(assistant, settings)) as base, aiohttp.ClientSession() as session:
+            body = {"interaction_id": "b" * 32, "helpful": True}
+            async with session.post(f"{base}/api/feedback", json=body) as r:
+                assert r.status == 503
+                reply = await r.json()
+        assert reply["status"] == "not_recorded"
+        assert (
+            "could not record your feedback" in reply["message"] and "send it again later" in reply["message"]
+        )
+
+    asyncio.run(main())

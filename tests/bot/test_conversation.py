@@ -14,7 +14,9 @@ def pending_feedback(assistant, tmp_path, store_questions: bool, **vote) -> list
     store = Store(database_url_for(Settings(data_dir=tmp_path)))
     recorder = Recorder(store, Metrics())  # not started: records stay in the buffer for the test to read
     conversation = Conversation(assistant, recorder, store_questions=store_questions)
-    conversation.feedback("web:anonymous", "web", "reading", "reading.2.1", False, "i" * 32, **vote)
+    asyncio.run(
+        conversation.feedback("web:anonymous", "web", "reading", "reading.2.1", False, "i" * 32, **vote)
+    )
     asyncio.run(store.close())
     return list(recorder.pending)
 
@@ -33,7 +35,7 @@ def test_ids_from_a_client_that_are_not_text_are_dropped(assistant, tmp_path):
     store = Store(database_url_for(Settings(data_dir=tmp_path)))
     recorder = Recorder(store, Metrics())
     conversation = Conversation(assistant, recorder)
-    conversation.feedback("teams:t:u", "teams", {"x": 1}, 7, 1, ["i"], comment=42)  # type: ignore[arg-type]
+    asyncio.run(conversation.feedback("teams:t:u", "teams", {"x": 1}, 7, 1, ["i"], comment=42))  # type: ignore[arg-type]
     asyncio.run(store.close())
     [vote] = recorder.pending
     assert (vote.school, vote.clause_id, vote.interaction_id, vote.comment, vote.helpful) == (

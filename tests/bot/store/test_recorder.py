@@ -10,6 +10,7 @@ import urllib.parse
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.store import Feedback, Interaction, Recorder, Store, database_url_for
+from bot.store.recorder import GATHER_SECONDS, MAX_WRITE_DELAY
 from tests.fakes.tcp_proxy import TcpProxy
 
 
@@ -198,6 +199,126 @@ def test_an_unreachable_database_is_not_blamed_on_the_records(tmp_path):
             await recorder.flush_all()
             assert await store.count("interactions") == 5
         finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+# -- what a crash can lose -------------------------------------------------------------------------------------
+
+
+def vote() -> Feedback:
+    return Feedback(
+        helpful=False, channel="web", school="reading", clause_id="reading.2.1", interaction_id="i" * 32
+    )
+
+
+async def ready_sqlite(tmp_path) -> tuple[Store, Recorder]:
+    store = Store(database_url_for(Settings(data_dir=tmp_path)))
+    await store.upgrade()
+    recorder = Recorder(store, Metrics())
+    recorder.ready = True
+    return store, recorder
+
+
+def test_durable_feedback_is_in_the_database_when_the_call_returns(tmp_path):
+    async def main() -> None:
+        store, recorder = await ready_sqlite(
+            tmp_path
+        )  # no writer running: only the durable write can put it there
+        try:
+            given = vote()
+            assert await recorder.record_durably(given) is True
+            assert [f.id for f in await store.feedback()] == [given.id]
+            assert not recorder.pending
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_with_the_database_down_durable_feedback_is_reported_unwritten_and_kept_for_later(
+    tmp_path, monkeypatch
+):
+    async def main() -> None:
+        store, recorder = await ready_sqlite(tmp_path)
+        real_write = store.write
+
+        async def refused_connection(*args, **kwargs):
+            raise ConnectionRefusedError("database down")
+
+        monkeypatch.setattr(store, "write", refused_connection)
+        monkeypatch.setattr(store, "ping", refused_connection)
+        try:
+            given = vote()
+            assert await recorder.record_durably(given) is False
+            assert recorder.degraded and list(recorder.pending) == [given]
+            monkeypatch.setattr(store, "write", real_write)  # the database is back: the buffered vote goes in
+            await recorder.flush_all()
+            assert [f.id for f in await store.feedback()] == [given.id]
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_a_durable_record_the_database_refuses_is_set_aside_and_reported_unwritten(tmp_path, monkeypatch):
+    async def main() -> None:
+        store, recorder = await ready_sqlite(tmp_path)
+
+        async def refuse(*args, **kwargs):
+            raise ValueError("value too long for type character varying(32)")
+
+        monkeypatch.setattr(store, "write", refuse)
+        try:
+            assert await recorder.record_durably(vote()) is False
+            assert recorder.set_aside_count == 1 and not recorder.pending and not recorder.degraded
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_a_durable_write_at_start_waits_for_the_schema_rather_than_refusing(tmp_path):
+    async def main() -> None:
+        store, recorder = await ready_sqlite(tmp_path)
+        recorder.ready = False
+
+        async def schema_ready_soon() -> None:
+            await asyncio.sleep(0.3)
+            recorder.ready = True
+
+        try:
+            soon = asyncio.create_task(schema_ready_soon())
+            assert await recorder.record_durably(vote()) is True
+            await soon
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_without_a_database_nothing_is_durable():
+    assert asyncio.run(Recorder(None, Metrics()).record_durably(vote())) is False
+
+
+def test_a_logged_interaction_reaches_a_healthy_database_within_the_promised_delay(tmp_path):
+    async def main() -> None:
+        store, recorder = await ready_sqlite(tmp_path)
+        await recorder.start()
+        try:
+            await asyncio.sleep(1.2)  # the writer is idle, waiting for work
+            worst = 0.0
+            for n in range(5):
+                recorded_at = time.perf_counter()
+                recorder.record(interaction(n))
+                while await store.count("interactions") < n + 1:
+                    await asyncio.sleep(0.01)
+                worst = max(worst, time.perf_counter() - recorded_at)
+            assert worst < MAX_WRITE_DELAY, worst
+            assert GATHER_SECONDS <= MAX_WRITE_DELAY / 2
+        finally:
+            await recorder.stop()
             await store.close()
 
     asyncio.run(main())
