@@ -346,7 +346,7 @@ def measure(name: str, directory: Path, env: dict[str, str], work: Path, school:
         out["rss_after_start_mb"] = mb(proc_kb(server.proc.pid, "VmRSS"))
         print(f"[{name}] edit -> answered ...", file=sys.stderr, flush=True)
         out.update(measure_reload(server, directory, school))
-        out["reload_log"] = [line for line in server.tail(40).splitlines() if "reload" in line][-3:]
+        out["reload_log"] = [line for line in server.tail(40).splitlines() if "policybot.reload" in line][-3:]
     finally:
         server.stop()
     print(f"[{name}] ask in-process ...", file=sys.stderr, flush=True)

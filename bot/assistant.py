@@ -29,9 +29,15 @@ class Snapshot:
 
 
 def build_snapshot(
-    kb: KnowledgeBase, embedder: Embedder | None = None, progress: Progress | None = None
+    kb: KnowledgeBase,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+    previous: Snapshot | None = None,
 ) -> Snapshot:
-    retriever = Retriever(kb, embedder=embedder, progress=progress)
+    """Indexes and composer for `kb`; with `previous`, the indexes of unchanged policies are kept, not rebuilt."""
+    retriever = Retriever(
+        kb, embedder=embedder, progress=progress, previous=previous.retriever if previous else None
+    )
     return Snapshot(kb, retriever, Composer(kb, retriever))
 
 
@@ -88,8 +94,11 @@ class Assistant:
         return cls(load_knowledge(directory), **options)
 
     def build(self, kb: KnowledgeBase) -> Snapshot:
-        """A snapshot for `kb` with this assistant's embedder, ready for `install`."""
-        return build_snapshot(kb, self.embedder)
+        """A snapshot for `kb` with this assistant's embedder, ready for `install`.
+
+        Indexes of policies unchanged since the snapshot being served are shared with it, not rebuilt.
+        """
+        return build_snapshot(kb, self.embedder, previous=self._snapshot)
 
     @property
     def kb(self) -> KnowledgeBase:

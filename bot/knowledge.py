@@ -131,6 +131,23 @@ class School:
 
 
 @dataclass(frozen=True)
+class LoadedFile:
+    """One policy or school file as a load read it: reused by the next load while nothing it depends on changed.
+
+    `context` is what else the file was checked against (the shared files' content and the date), `claimed` the
+    clause ids it took with their `file:line`, `depends` the policies a school file was checked against.
+    Only files that loaded without an error are kept.
+    """
+
+    sha: bytes
+    context: tuple
+    value: Any
+    problems: tuple[Problem, ...]
+    claimed: tuple[tuple[str, str], ...] = ()
+    depends: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
 class KnowledgeBase:
     roles: Mapping[str, Role]
     topics: Mapping[str, Topic]
@@ -144,6 +161,10 @@ class KnowledgeBase:
     channel_schools: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     combinations: tuple[WordCombination, ...] = ()
     routes: tuple[Route, ...] = ()
+    # How each policy and school file was read, so that a reload re-reads only the files that changed.
+    files: Mapping[str, LoadedFile] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
 
     def school(self, school_id: str) -> School:
         """The school with this id, whatever its case or surrounding spaces ("Reading" is `reading`: ids are
@@ -195,28 +216,71 @@ def default_knowledge_dir() -> Path:
     return here / "_knowledge"
 
 
-def load_knowledge(directory: Path | str | None = None, today: dt.date | None = None) -> KnowledgeBase:
+def load_knowledge(
+    directory: Path | str | None = None, today: dt.date | None = None, previous: KnowledgeBase | None = None
+) -> KnowledgeBase:
     """Load the knowledge base or raise KnowledgeError with every error found."""
-    kb, problems = check_knowledge(directory, today)
+    kb, problems = check_knowledge(directory, today, previous)
     if kb is None:
         raise KnowledgeError(problems)
     return kb
 
 
 def check_knowledge(
-    directory: Path | str | None = None, today: dt.date | None = None
+    directory: Path | str | None = None, today: dt.date | None = None, previous: KnowledgeBase | None = None
 ) -> tuple[KnowledgeBase | None, list[Problem]]:
-    """Load and check; return the knowledge base (None when there are errors) and all problems found."""
-    return _Loader(Path(directory) if directory else default_knowledge_dir(), today or dt.date.today()).run()
+    """Load and check; return the knowledge base (None when there are errors) and all problems found.
+
+    With `previous` (an earlier load of the same directory), a policy or school file whose bytes, and whatever
+    it is checked against, are unchanged is not parsed again: its objects and problems are reused, so the result
+    is the same as a full load's.
+    """
+    root = Path(directory) if directory else default_knowledge_dir()
+    files = previous.files if previous is not None and previous.source_dir == str(root) else {}
+    return _Loader(root, today or dt.date.today(), files).run()
 
 
 class _Loader:
-    def __init__(self, root: Path, today: dt.date):
+    def __init__(self, root: Path, today: dt.date, previous: Mapping[str, LoadedFile] | None = None):
         self.root = root
         self.today = today
         self.problems: list[Problem] = []
         self.digest = hashlib.sha256()
         self.unreadable: set[str] = set()  # file stems that failed to parse: no follow-on errors about them
+        self.previous: Mapping[str, LoadedFile] = previous or {}
+        self.files: dict[str, LoadedFile] = {}
+        self.context: tuple = ()  # what policy and school files are checked against besides themselves
+        self.reused = self.parsed = 0
+
+    def shared_sha(self, path: Path) -> bytes | None:
+        try:
+            return hashlib.sha256(path.read_bytes()).digest()
+        except OSError:
+            return None
+
+    def unchanged(self, path: Path) -> tuple[bytes | None, LoadedFile | None]:
+        """The file's bytes (None if unreadable) and its earlier record when it can be reused as it is."""
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            return None, None
+        entry = self.previous.get(str(path))
+        if entry is None or entry.context != self.context or entry.sha != hashlib.sha256(raw).digest():
+            return raw, None
+        return raw, entry
+
+    def reuse(self, path: Path, raw: bytes, entry: LoadedFile) -> Any:
+        self.digest.update(raw)
+        self.problems.extend(entry.problems)
+        self.files[str(path)] = entry
+        self.reused += 1
+        return entry.value
+
+    def remember(self, path: Path, raw: bytes | None, start: int, value: Any, **extra) -> None:
+        problems = tuple(self.problems[start:])
+        if raw is not None and not any(p.severity == "error" for p in problems):
+            sha = hashlib.sha256(raw).digest()
+            self.files[str(path)] = LoadedFile(sha, self.context, value, problems, **extra)
 
     # -- reporting -------------------------------------------------------------------------------------------
     def rel(self, path: Path) -> str:
@@ -276,6 +340,12 @@ class _Loader:
         if not self.root.is_dir():
             self.error(self.root, 1, "knowledge directory not found")
             return None, self.problems
+        # Policy and school files are checked against roles and topics (and review dates against today).
+        self.context = (
+            self.shared_sha(self.root / "roles.yaml"),
+            self.shared_sha(self.root / "topics.yaml"),
+            self.today,
+        )
         roles = self.load_roles(self.root / "roles.yaml")
         topics = self.load_topics(self.root / "topics.yaml", roles)
         synonyms, combinations = self.load_synonyms(self.root / "synonyms.yaml")
@@ -299,6 +369,7 @@ class _Loader:
             routes=routes,
             source_dir=str(self.root),
             warnings=tuple(self.problems),
+            files=MappingProxyType(self.files),
         )
         return kb, self.problems
 
@@ -457,54 +528,67 @@ class _Loader:
         policies: dict[str, Policy] = {}
         seen_clause: dict[str, str] = {}
         for path in sorted((self.root / "policies").glob("*.yaml")):
-            data = self.read(path)
-            if data is None:
-                self.unreadable.add(path.stem)
+            raw, entry = self.unchanged(path)
+            if entry is not None and not any(cid in seen_clause for cid, _ in entry.claimed):
+                seen_clause.update(entry.claimed)
+                policies[path.stem] = self.reuse(path, raw, entry)
                 continue
-            meta = self.mapping(path, data, "policy")
-            if meta is None:
-                continue
-            pid = self.text(path, meta, "id")
-            if pid and pid != path.stem:
-                self.error(
-                    path, meta.line_of("id"), f"policy id `{pid}` must match the file name `{path.stem}`"
-                )
-            pid = path.stem
-            notes = data.get("topic_notes") or {}
-            if not isinstance(notes, dict):
-                self.error(path, data.line_of("topic_notes"), "`topic_notes` must map topic ids to sentences")
-                notes = {}
-            for tid in notes:
-                if tid not in topics:
-                    self.error(path, notes.line_of(tid), f"unknown topic `{tid}` in topic_notes")
-            clauses = self.load_clauses(path, pid, data, roles, topics, seen_clause)
-            review = self.text(path, meta, "review_date", required=False)
-            policy = Policy(
-                id=pid,
-                title=self.text(path, meta, "title") or pid,
-                issuer=self.text(path, meta, "issuer") or "",
-                date=self.text(path, meta, "date", required=False),
-                version=self.text(path, meta, "version", required=False),
-                review_date=review,
-                source=self.text(path, meta, "source", required=False),
-                clauses=clauses,
-                topic_notes=MappingProxyType({str(k): " ".join(str(v).split()) for k, v in notes.items()}),
-                file=self.rel(path),
-            )
-            if review and parse_year_month(review) is None:
-                self.error(
-                    path, meta.line_of("review_date"), f"review_date `{review}` is not YYYY or YYYY-MM"
-                )
-            elif policy.overdue_for_review(self.today):
-                self.warn(path, meta.line_of("review_date"), f"policy `{pid}` was due for review in {review}")
-            elif not review:
-                self.warn(path, meta.line_of("review_date"), f"policy `{pid}` records no review date")
-            policies[pid] = policy
+            start, claimed = len(self.problems), []
+            policy = self.load_policy(path, roles, topics, seen_clause, claimed)
+            if policy is not None:
+                policies[policy.id] = policy
+                self.remember(path, raw, start, policy, claimed=tuple(claimed))
         if not policies:
             self.error(self.root / "policies", 1, "no policy files found")
         return policies
 
-    def load_clauses(self, path, pid, data, roles, topics, seen: dict[str, str]) -> tuple[Clause, ...]:
+    def load_policy(
+        self, path: Path, roles, topics, seen_clause: dict[str, str], claimed: list
+    ) -> Policy | None:
+        self.parsed += 1
+        data = self.read(path)
+        if data is None:
+            self.unreadable.add(path.stem)
+            return None
+        meta = self.mapping(path, data, "policy")
+        if meta is None:
+            return None
+        pid = self.text(path, meta, "id")
+        if pid and pid != path.stem:
+            self.error(path, meta.line_of("id"), f"policy id `{pid}` must match the file name `{path.stem}`")
+        pid = path.stem
+        notes = data.get("topic_notes") or {}
+        if not isinstance(notes, dict):
+            self.error(path, data.line_of("topic_notes"), "`topic_notes` must map topic ids to sentences")
+            notes = {}
+        for tid in notes:
+            if tid not in topics:
+                self.error(path, notes.line_of(tid), f"unknown topic `{tid}` in topic_notes")
+        clauses = self.load_clauses(path, pid, data, roles, topics, seen_clause, claimed)
+        review = self.text(path, meta, "review_date", required=False)
+        policy = Policy(
+            id=pid,
+            title=self.text(path, meta, "title") or pid,
+            issuer=self.text(path, meta, "issuer") or "",
+            date=self.text(path, meta, "date", required=False),
+            version=self.text(path, meta, "version", required=False),
+            review_date=review,
+            source=self.text(path, meta, "source", required=False),
+            clauses=clauses,
+            topic_notes=MappingProxyType({str(k): " ".join(str(v).split()) for k, v in notes.items()}),
+            file=self.rel(path),
+        )
+        if review and parse_year_month(review) is None:
+            self.error(path, meta.line_of("review_date"), f"review_date `{review}` is not YYYY or YYYY-MM")
+        elif policy.overdue_for_review(self.today):
+            self.warn(path, meta.line_of("review_date"), f"policy `{pid}` was due for review in {review}")
+        elif not review:
+            self.warn(path, meta.line_of("review_date"), f"policy `{pid}` records no review date")
+        return policy
+
+    def load_clauses(
+        self, path, pid, data, roles, topics, seen: dict[str, str], claimed: list | None = None
+    ) -> tuple[Clause, ...]:
         items = data.get("clauses")
         if not isinstance(items, list) or not items:
             self.error(path, data.line_of("clauses"), "`clauses:` must be a non-empty list")
@@ -526,6 +610,8 @@ class _Loader:
                 self.error(path, item.line_of("id"), f"duplicate clause id `{cid}` (first at {seen[cid]})")
                 continue
             seen[cid] = f"{self.rel(path)}:{line}"
+            if claimed is not None:
+                claimed.append((cid, seen[cid]))
             text = self.text(path, item, "text")
             if text is None:
                 continue
@@ -561,54 +647,62 @@ class _Loader:
     def load_schools(self, roles, topics, policies: Mapping[str, Policy]) -> dict[str, School]:
         schools: dict[str, School] = {}
         for path in sorted((self.root / "schools").glob("*.yaml")):
-            data = self.read(path)
-            if data is None:
+            raw, entry = self.unchanged(path)
+            if entry is not None and all(policies.get(p.id) is p for p in entry.depends):
+                schools[path.stem] = self.reuse(path, raw, entry)
                 continue
-            meta = self.mapping(path, data, "school")
-            if meta is None:
-                continue
-            sid = self.text(path, meta, "id")
-            if sid and sid != path.stem:
-                self.error(
-                    path, meta.line_of("id"), f"school id `{sid}` must match the file name `{path.stem}`"
-                )
-            sid = path.stem
-            employer_type = self.text(path, meta, "employer_type") or "council"
-            if employer_type not in EMPLOYER_TYPES:
-                self.error(
-                    path, meta.line_of("employer_type"), f"employer_type must be one of {EMPLOYER_TYPES}"
-                )
-            policy_ids = self.id_list(path, meta, "policies")
-            if not policy_ids:
-                self.error(path, meta.line_of("policies"), "a school needs at least one policy")
-            for p in policy_ids:
-                if p not in policies and p not in self.unreadable:
-                    self.error(path, meta.line_of("policies"), f"unknown policy `{p}`")
-            general = self.text(path, meta, "general_contact") or "hr_provider"
-            contacts = self.load_contacts(path, data, roles)
-            needed = {general}
-            for p in policy_ids:
-                for c in policies[p].clauses if p in policies else ():
-                    needed.update(c.contacts)
-                    for t in c.topics:
-                        needed.update(topics[t].roles if t in topics else ())
-            for role in sorted(needed - set(contacts)):
-                if role in roles:
-                    self.error(
-                        path, data.line_of("contacts"), f"school `{sid}` has no contact for role `{role}`"
-                    )
-            schools[sid] = School(
-                id=sid,
-                name=self.text(path, meta, "name") or sid,
-                employer=self.text(path, meta, "employer") or "",
-                employer_type=employer_type,
-                policies=policy_ids,
-                general_contact=general,
-                contacts=MappingProxyType(contacts),
-            )
+            start = len(self.problems)
+            school = self.load_school(path, roles, topics, policies)
+            if school is not None:
+                schools[school.id] = school
+                depends = tuple(policies[p] for p in school.policies if p in policies)
+                if len(depends) == len(school.policies):
+                    self.remember(path, raw, start, school, depends=depends)
         if not schools:
             self.error(self.root / "schools", 1, "no school files found")
         return schools
+
+    def load_school(self, path: Path, roles, topics, policies: Mapping[str, Policy]) -> School | None:
+        self.parsed += 1
+        data = self.read(path)
+        if data is None:
+            return None
+        meta = self.mapping(path, data, "school")
+        if meta is None:
+            return None
+        sid = self.text(path, meta, "id")
+        if sid and sid != path.stem:
+            self.error(path, meta.line_of("id"), f"school id `{sid}` must match the file name `{path.stem}`")
+        sid = path.stem
+        employer_type = self.text(path, meta, "employer_type") or "council"
+        if employer_type not in EMPLOYER_TYPES:
+            self.error(path, meta.line_of("employer_type"), f"employer_type must be one of {EMPLOYER_TYPES}")
+        policy_ids = self.id_list(path, meta, "policies")
+        if not policy_ids:
+            self.error(path, meta.line_of("policies"), "a school needs at least one policy")
+        for p in policy_ids:
+            if p not in policies and p not in self.unreadable:
+                self.error(path, meta.line_of("policies"), f"unknown policy `{p}`")
+        general = self.text(path, meta, "general_contact") or "hr_provider"
+        contacts = self.load_contacts(path, data, roles)
+        needed = {general}
+        for p in policy_ids:
+            for c in policies[p].clauses if p in policies else ():
+                needed.update(c.contacts)
+                for t in c.topics:
+                    needed.update(topics[t].roles if t in topics else ())
+        for role in sorted(needed - set(contacts)):
+            if role in roles:
+                self.error(path, data.line_of("contacts"), f"school `{sid}` has no contact for role `{role}`")
+        return School(
+            id=sid,
+            name=self.text(path, meta, "name") or sid,
+            employer=self.text(path, meta, "employer") or "",
+            employer_type=employer_type,
+            policies=policy_ids,
+            general_contact=general,
+            contacts=MappingProxyType(contacts),
+        )
 
     def load_contacts(self, path: Path, data: LineDict, roles: Mapping[str, Role]) -> dict[str, Contact]:
         raw = data.get("contacts")

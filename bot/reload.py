@@ -38,8 +38,12 @@ class ReloadState:
     history: list[str] = field(default_factory=list)
 
 
+SHARED_FILES = ("roles.yaml", "topics.yaml", "synonyms.yaml", "scope.yaml", "routes.yaml")
+
+
 def _signature(directory: Path) -> tuple:
-    """What changes when any knowledge file is edited, added or removed."""
+    """What changes when any knowledge file is edited, added or removed (run off the event loop: it stats
+    every file)."""
     entries = []
     for path in sorted(directory.rglob("*.yaml")):
         try:
@@ -48,6 +52,19 @@ def _signature(directory: Path) -> tuple:
             continue
         entries.append((str(path.relative_to(directory)), stat.st_mtime_ns, stat.st_size))
     return tuple(entries)
+
+
+def _changed(before: tuple, after: tuple) -> list[str]:
+    """Files added, removed or modified between two signatures, by their path in the knowledge directory."""
+    old, new = {e[0]: e[1:] for e in before}, {e[0]: e[1:] for e in after}
+    return sorted(p for p in old.keys() | new.keys() if old.get(p) != new.get(p))
+
+
+def _describe(files: list[str]) -> str:
+    if not files:
+        return "no file changed since the last check"
+    shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+    return f"{len(files)} file{'s' if len(files) != 1 else ''} changed ({shown})"
 
 
 class KnowledgeReloader:
@@ -62,8 +79,17 @@ class KnowledgeReloader:
 
     async def reload(self, reason: str = "request") -> ReloadResult:
         async with self._lock:  # one reload at a time; a second trigger waits and then sees the new files
-            self._seen = _signature(self.directory)
-            kb, problems = await asyncio.to_thread(check_knowledge, self.directory)
+            before, self._seen = self._seen, await asyncio.to_thread(_signature, self.directory)
+            changed_files = _changed(before, self._seen)
+            shared = [f for f in changed_files if f in SHARED_FILES]
+            if shared:
+                log.info(
+                    "knowledge reload (%s): shared file changed (%s): every index may be rebuilt",
+                    reason,
+                    ", ".join(shared),
+                )
+            # Files unchanged since the knowledge base being served are not parsed again.
+            kb, problems = await asyncio.to_thread(check_knowledge, self.directory, None, self.assistant.kb)
             if kb is None:
                 errors = tuple(str(p) for p in problems if p.severity == "error")
                 for line in errors:
@@ -77,8 +103,16 @@ class KnowledgeReloader:
                 self.assistant.install(snapshot)
                 self.state.serving_version = kb.version
                 self.state.loaded_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+                retriever = snapshot.retriever
                 log.info(
-                    "knowledge reloaded (%s): version %s, %d clauses", reason, kb.version, kb.clause_count
+                    "knowledge reloaded (%s): version %s, %d clauses; %s; %d of %d indexes rebuilt%s",
+                    reason,
+                    kb.version,
+                    kb.clause_count,
+                    _describe(changed_files),
+                    retriever.built,
+                    retriever.built + retriever.kept,
+                    f" (all: {', '.join(retriever.rebuilt_all)} changed)" if retriever.rebuilt_all else "",
                 )
             self.state.error, self.state.error_at = (), None
             return ReloadResult(True, kb.version, changed=changed)
@@ -87,7 +121,8 @@ class KnowledgeReloader:
         while True:
             await asyncio.sleep(POLL_SECONDS)
             try:
-                current = _signature(self.directory)
+                # Stat-ing hundreds of files takes tens of ms: never on the event loop, where answers wait.
+                current = await asyncio.to_thread(_signature, self.directory)
                 if current != self._seen:
                     await self.reload("files changed")
             except Exception:  # the watcher must outlive any one bad reload

@@ -16,8 +16,9 @@ is not declined, and a near miss that shares policy words but means something el
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,35 +66,55 @@ class SearchResult:
 
 
 class Postings:
-    """BM25Okapi's scores, computed from per-term postings instead of scanning every document per term."""
+    """BM25Okapi's scores, computed from per-term postings instead of scanning every document per term.
+
+    All postings sit in one pair of arrays (documents, term frequencies), each term's run found by its row in
+    `offsets`: a few arrays per index rather than two small arrays per term, and no per-document dicts kept.
+    """
 
     def __init__(self, model: BM25Okapi, docs: Sequence[Sequence[str]]):
-        self.idf = model.idf
         lengths = np.array([len(d) for d in docs], dtype=np.float64)
         self.size = len(docs)
         self.norm = model.k1 * (1 - model.b + model.b * lengths / (model.avgdl or 1.0))
         self.k1 = model.k1
-        rows: dict[str, tuple[list[int], list[int]]] = {}
+        self.rows: dict[str, int] = {}  # term -> its row in offsets and idf_values
+        term_of, doc_of, tf_of = [], [], []
+        rows = self.rows
         for i, doc in enumerate(docs):
             counts: dict[str, int] = {}
             for term in doc:
                 counts[term] = counts.get(term, 0) + 1
             for term, tf in counts.items():
-                ids, tfs = rows.setdefault(term, ([], []))
-                ids.append(i)
-                tfs.append(tf)
-        self.postings = {
-            t: (np.array(i, dtype=np.int64), np.array(f, dtype=np.float64)) for t, (i, f) in rows.items()
-        }
+                term_of.append(rows.setdefault(term, len(rows)))
+                doc_of.append(i)
+                tf_of.append(tf)
+        terms = np.array(term_of, dtype=np.int64)
+        order = np.argsort(terms, kind="stable")  # by term, documents ascending within each term
+        self.ids = np.array(doc_of, dtype=np.int32)[order]
+        self.tfs = np.array(tf_of, dtype=np.int32)[order]
+        self.offsets = np.r_[0, np.cumsum(np.bincount(terms, minlength=len(rows)))].astype(np.int64)
+        self.idf_values = np.array([model.idf.get(t, 0.0) for t in rows], dtype=np.float64)
+
+    @property
+    def idf(self) -> dict[str, float]:
+        """Each term's idf, as rank-bm25 computed it (built on demand: for tests and tools, not for answers)."""
+        return {t: float(self.idf_values[r]) for t, r in self.rows.items()}
+
+    def idf_of(self, term: str, default: float) -> float:
+        row = self.rows.get(term)
+        return default if row is None else float(self.idf_values[row])
 
     def get_scores(self, terms: Sequence[str]) -> np.ndarray:
         scores = np.zeros(self.size)
         for term in terms:
-            posting = self.postings.get(term)
-            idf = self.idf.get(term) or 0.0
-            if posting is None or idf == 0.0:
+            row = self.rows.get(term)
+            if row is None:
                 continue
-            ids, tf = posting
+            idf = float(self.idf_values[row])
+            if idf == 0.0:
+                continue
+            start, end = self.offsets[row], self.offsets[row + 1]
+            ids, tf = self.ids[start:end], self.tfs[start:end].astype(np.float64)
             scores[ids] += idf * tf * (self.k1 + 1) / (tf + self.norm[ids])
         return scores
 
@@ -146,17 +167,21 @@ class SchoolIndex:
         analyzer: Analyzer,
         kb: KnowledgeBase,
         store: VectorStore | None = None,
+        terms: Callable[[str], list[str]] | None = None,
     ):
+        """`terms` analyses the clauses' texts (default: `analyzer.terms`; the Retriever passes one that analyses
+        each distinct text once for all its indexes). Questions always go through `analyzer`."""
         self.clauses = tuple(clauses)
         self.analyzer = analyzer
+        terms = terms or analyzer.terms
         # Phrases stay phrases: "friend request" must not make every "request" sound like social media.
         self.social_phrases = tuple(p for p in (tuple(analyzer.terms(w)) for w in kb.social_media_words) if p)
-        bodies = [self._body(c, kb) for c in self.clauses]
+        bodies = [self._body(c, kb, terms) for c in self.clauses]
         self.body = Postings(BM25Okapi(bodies, k1=K1, b=B, epsilon=EPSILON), bodies)
         examples, owners, example_texts = [], [], []
         for i, clause in enumerate(self.clauses):
             for example in clause.examples:
-                examples.append(analyzer.terms(example))
+                examples.append(terms(example))
                 example_texts.append(example)
                 owners.append(i)
         # Clauses are walked in order, so each clause's examples sit together: owners never decrease.
@@ -176,13 +201,26 @@ class SchoolIndex:
             bodies_text = [semantic_text(c) for c in self.clauses]
             self.vectors = SemanticVectors.build(store, bodies_text, example_texts, self.example_owner)
 
-    def _body(self, clause: Clause, kb: KnowledgeBase) -> list[str]:
+    def moved(self, store: VectorStore | None, remap: np.ndarray | None) -> SchoolIndex:
+        """This index, its semantic vectors read from `store` (`remap`: each old row's new row; None: same)."""
+        if self.vectors is None or store is None or remap is None:
+            return self
+        index = copy.copy(self)
+        v = self.vectors
+        index.vectors = SemanticVectors(
+            store.matrix, remap[v.body], remap[v.examples], v.example_starts, v.example_clauses
+        )
+        return index
+
+    def _body(
+        self, clause: Clause, kb: KnowledgeBase, terms: Callable[[str], list[str]] | None = None
+    ) -> list[str]:
         parts = [clause.text, clause.lead_in or "", clause.heading]
         parts += [kb.topics[t].title for t in clause.topics if t in kb.topics]
-        return self.analyzer.terms(" ".join(parts))
+        return (terms or self.analyzer.terms)(" ".join(parts))
 
     def idf(self, term: str) -> float:
-        return max(self.body.idf.get(term, self.unknown_idf), 0.0)
+        return max(self.body.idf_of(term, self.unknown_idf), 0.0)
 
     def scores(self, terms: list[str]) -> np.ndarray:
         """BM25 alone: the clause body plus its two best example questions."""
@@ -299,7 +337,12 @@ class RouteIndex:
 
 
 class Retriever:
-    """The per-school indexes for one knowledge base."""
+    """The per-school indexes for one knowledge base.
+
+    Built with `previous` (the retriever of an earlier version of the same knowledge base), it keeps every index
+    whose policies are unchanged and rebuilds only the others; a change to what all indexes are built from
+    (synonyms, word combinations, topics, scope words) rebuilds them all, and `rebuilt_all` says why.
+    """
 
     def __init__(
         self,
@@ -307,28 +350,65 @@ class Retriever:
         analyzer: Analyzer | None = None,
         embedder: Embedder | None = None,
         progress: Progress | None = None,
+        previous: Retriever | None = None,
     ):
         self.kb = kb
-        self.analyzer = analyzer or Analyzer.for_knowledge(kb)
         self.embedder = embedder
-        store = None
+        self.rebuilt_all: tuple[str, ...] = ()  # the shared inputs that changed since `previous`, if any
+        if previous is not None and (previous.embedder is not embedder or analyzer is not None):
+            previous = None
+        if previous is not None:
+            self.rebuilt_all = _shared_changes(previous.kb, kb)
+            if self.rebuilt_all:
+                previous = None
+        self.analyzer = analyzer or (previous.analyzer if previous else Analyzer.for_knowledge(kb))
+        store, remap = None, None
         if embedder is not None:
             # Every text at once: a cold cache embeds in large batches with one progress line, and each distinct
             # text is held once however many schools' indexes use it.
             texts = [semantic_text(c) for p in kb.policies.values() for c in p.clauses]
             texts += [e for p in kb.policies.values() for c in p.clauses for e in c.examples]
             texts += [e for r in kb.routes for e in r.examples]
-            store = embedder.store(texts, progress)
+            old = previous.store if previous is not None else None
+            store, remap = (
+                _store(embedder, texts, old, progress)
+                if old is not None
+                else (embedder.store(texts, progress), None)
+            )
+        self.store = store
+        old_indexes: dict[tuple[str, ...], SchoolIndex] = {}
+        if previous is not None:
+            for school in previous.kb.schools.values():
+                old_indexes.setdefault(school.policies, previous.indexes[school.id])
+        analysed: dict[str, list[str]] = {}  # copies of a clause or example question are analysed once
+
+        def terms(text: str) -> list[str]:
+            found = analysed.get(text)
+            if found is None:
+                found = analysed[text] = self.analyzer.terms(text)
+            return found
+
         by_policies: dict[tuple[str, ...], SchoolIndex] = {}
         self.indexes: dict[str, SchoolIndex] = {}
         self.clause_terms: dict[str, frozenset[str]] = {}  # every indexed clause's terms, body and examples
+        self.built = self.kept = 0
         for school in kb.schools.values():
             key = school.policies
             if key not in by_policies:
-                index = by_policies[key] = SchoolIndex(kb.clauses_for(school.id), self.analyzer, kb, store)
+                index = old_indexes.get(key)
+                if index is not None and _same_policies(previous.kb, kb, key):
+                    index = index.moved(store, remap)
+                    self.kept += 1
+                else:
+                    index = SchoolIndex(kb.clauses_for(school.id), self.analyzer, kb, store, terms)
+                    self.built += 1
+                by_policies[key] = index
                 self.clause_terms.update((c.id, v) for c, v in zip(index.clauses, index.vocab, strict=True))
             self.indexes[school.id] = by_policies[key]
-        self.routes = RouteIndex(kb.routes, self.analyzer, store)
+        if previous is not None and previous.kb.routes == kb.routes:
+            self.routes = previous.routes
+        else:
+            self.routes = RouteIndex(kb.routes, self.analyzer, store)
 
     @property
     def semantic(self) -> bool:
@@ -344,3 +424,57 @@ class Retriever:
         return SearchResult(
             result.hits, result.confident, result.coverage, result.terms, result.semantic, route
         )
+
+
+def _shared_changes(old: KnowledgeBase, new: KnowledgeBase) -> tuple[str, ...]:
+    """Which of the inputs every index is built from differ between two versions of a knowledge base."""
+    changed = []
+    if old.synonyms != new.synonyms or old.combinations != new.combinations:
+        changed.append("synonyms.yaml")
+    if old.topics != new.topics:
+        changed.append("topics.yaml")
+    if old.social_media_words != new.social_media_words:
+        changed.append("scope.yaml")
+    return tuple(changed)
+
+
+def _same_policies(old: KnowledgeBase, new: KnowledgeBase, key: tuple[str, ...]) -> bool:
+    """Whether these policies are unchanged: the loader hands back the very same objects for unchanged files."""
+    for pid in key:
+        before, after = old.policies.get(pid), new.policies.get(pid)
+        if before is None or after is None or not (before is after or before == after):
+            return False
+    return True
+
+
+def _store(
+    embedder: Embedder, texts: Sequence[str], old: VectorStore, progress: Progress | None
+) -> tuple[VectorStore, np.ndarray | None]:
+    """A store for `texts` that takes the vectors it already holds from `old` and fetches only new texts.
+
+    Returns it with each old row's new row (-1: dropped), or `old` itself and None when the texts are the same.
+    """
+    distinct = list(dict.fromkeys(texts))
+    rows = old.rows
+    if len(distinct) == len(rows) and all(t in rows for t in distinct):
+        return old, None
+    fresh = [t for t in distinct if t not in rows]
+    vectors = embedder.texts(fresh, progress) if fresh else None
+    matrix = np.empty((len(distinct), old.matrix.shape[1]), dtype=old.matrix.dtype)
+    remap = np.full(len(rows), -1, dtype=np.int64)
+    kept_new, kept_old, fresh_rows = [], [], []
+    for i, text in enumerate(distinct):
+        row = rows.get(text)
+        if row is None:
+            fresh_rows.append(i)
+        else:
+            kept_new.append(i)
+            kept_old.append(row)
+    kept_old_rows = np.array(kept_old, dtype=np.int64)
+    kept_new_rows = np.array(kept_new, dtype=np.int64)
+    matrix[kept_new_rows] = old.matrix[kept_old_rows]
+    if vectors is not None:
+        matrix[np.array(fresh_rows, dtype=np.int64)] = vectors
+    remap[kept_old_rows] = kept_new_rows
+    matrix.setflags(write=False)
+    return VectorStore(matrix, {t: i for i, t in enumerate(distinct)}), remap
