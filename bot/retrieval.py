@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -72,28 +73,40 @@ class Postings:
     `offsets`: a few arrays per index rather than two small arrays per term, and no per-document dicts kept.
     """
 
-    def __init__(self, model: BM25Okapi, docs: Sequence[Sequence[str]]):
+    def __init__(
+        self,
+        model: BM25Okapi | None,
+        docs: Sequence[Sequence[str]],
+        k1: float = K1,
+        b: float = B,
+        epsilon: float = EPSILON,
+    ):
+        """Postings of `docs` with `model`'s idf, or (model None) with the idf BM25Okapi(docs, k1, b, epsilon)
+        would compute, worked out here from the same counts in the same order, so it is the same to the bit."""
+        if model is not None:
+            k1, b = model.k1, model.b
         lengths = np.array([len(d) for d in docs], dtype=np.float64)
+        avgdl = model.avgdl if model is not None else sum(len(d) for d in docs) / len(docs)
         self.size = len(docs)
-        self.norm = model.k1 * (1 - model.b + model.b * lengths / (model.avgdl or 1.0))
-        self.k1 = model.k1
+        self.norm = k1 * (1 - b + b * lengths / (avgdl or 1.0))
+        self.k1 = k1
         self.rows: dict[str, int] = {}  # term -> its row in offsets and idf_values
         term_of, doc_of, tf_of = [], [], []
         rows = self.rows
         for i, doc in enumerate(docs):
-            counts: dict[str, int] = {}
-            for term in doc:
-                counts[term] = counts.get(term, 0) + 1
-            for term, tf in counts.items():
-                term_of.append(rows.setdefault(term, len(rows)))
-                doc_of.append(i)
-                tf_of.append(tf)
+            counts = Counter(doc)  # terms in first-seen order, as rank_bm25 counts them
+            term_of += [rows.setdefault(term, len(rows)) for term in counts]
+            doc_of += [i] * len(counts)
+            tf_of += counts.values()
         terms = np.array(term_of, dtype=np.int64)
         order = np.argsort(terms, kind="stable")  # by term, documents ascending within each term
         self.ids = np.array(doc_of, dtype=np.int32)[order]
         self.tfs = np.array(tf_of, dtype=np.int32)[order]
         self.offsets = np.r_[0, np.cumsum(np.bincount(terms, minlength=len(rows)))].astype(np.int64)
-        self.idf_values = np.array([model.idf.get(t, 0.0) for t in rows], dtype=np.float64)
+        if model is not None:
+            self.idf_values = np.array([model.idf.get(t, 0.0) for t in rows], dtype=np.float64)
+        else:
+            self.idf_values = _okapi_idf(np.bincount(terms, minlength=len(rows)).tolist(), len(docs), epsilon)
 
     @property
     def idf(self) -> dict[str, float]:
@@ -117,6 +130,21 @@ class Postings:
             ids, tf = self.ids[start:end], self.tfs[start:end].astype(np.float64)
             scores[ids] += idf * tf * (self.k1 + 1) / (tf + self.norm[ids])
         return scores
+
+
+def _okapi_idf(document_frequency: list[int], size: int, epsilon: float) -> np.ndarray:
+    """rank_bm25's BM25Okapi idf, term by term in first-seen order (the order its sum, and so its floor, uses)."""
+    idf, idf_sum, negative = [], 0, []
+    for row, freq in enumerate(document_frequency):
+        value = math.log(size - freq + 0.5) - math.log(freq + 0.5)
+        idf.append(value)
+        idf_sum += value
+        if value < 0:
+            negative.append(row)
+    eps = epsilon * (idf_sum / len(idf)) if idf else 0.0
+    for row in negative:
+        idf[row] = eps
+    return np.array(idf, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -177,7 +205,7 @@ class SchoolIndex:
         # Phrases stay phrases: "friend request" must not make every "request" sound like social media.
         self.social_phrases = tuple(p for p in (tuple(analyzer.terms(w)) for w in kb.social_media_words) if p)
         bodies = [self._body(c, kb, terms) for c in self.clauses]
-        self.body = Postings(BM25Okapi(bodies, k1=K1, b=B, epsilon=EPSILON), bodies)
+        self.body = Postings(None, bodies)  # BM25Okapi(bodies, k1=K1, b=B, epsilon=EPSILON)'s scores
         examples, owners, example_texts = [], [], []
         for i, clause in enumerate(self.clauses):
             for example in clause.examples:
@@ -186,13 +214,11 @@ class SchoolIndex:
                 owners.append(i)
         # Clauses are walked in order, so each clause's examples sit together: owners never decrease.
         self.example_owner = np.array(owners, dtype=np.int64)
-        self.examples = (
-            Postings(BM25Okapi(examples, k1=K1, b=B, epsilon=EPSILON), examples) if examples else None
-        )
-        self.vocab = [
-            frozenset(b) | frozenset(t for j in np.flatnonzero(self.example_owner == i) for t in examples[j])
-            for i, b in enumerate(bodies)
-        ]
+        self.examples = Postings(None, examples) if examples else None
+        vocab = [set(b) for b in bodies]
+        for owner, terms_of_example in zip(owners, examples, strict=True):
+            vocab[owner].update(terms_of_example)
+        self.vocab = [frozenset(v) for v in vocab]
         n = len(self.clauses)
         # A word the school's policies never use weighs as much as the rarest possible word.
         self.unknown_idf = math.log((n + 0.5) / 0.5)
@@ -305,7 +331,7 @@ class RouteIndex:
             owners += [i] * len(route.examples)
         self.owner = np.array(owners, dtype=np.int64)
         docs = [analyzer.terms(t) for t in texts]
-        self.bm25 = Postings(BM25Okapi(docs, k1=K1, b=B, epsilon=EPSILON), docs) if docs else None
+        self.bm25 = Postings(None, docs) if docs else None
         self.vectors = store.matrix[store.rows_of(texts)] if store is not None and texts else None
 
     def match(

@@ -141,3 +141,23 @@ def test_the_reload_log_names_the_changed_files_and_the_indexes_rebuilt(kb_copy,
     assert asyncio.run(reloader.reload("test")).changed
     assert "shared file changed (topics.yaml)" in caplog.text
     assert "5 of 5 indexes rebuilt (all: topics.yaml changed)" in caplog.text
+
+
+def test_postings_idf_and_lengths_are_rank_bm25s_to_the_bit(kb):
+    from rank_bm25 import BM25Okapi
+
+    from bot import retrieval
+
+    retriever = retrieval.Retriever(kb)
+    for index in {id(i): i for i in retriever.indexes.values()}.values():
+        docs = [index._body(c, kb) for c in index.clauses]
+        examples = [index.analyzer.terms(e) for c in index.clauses for e in c.examples]
+        for texts in (docs, examples):
+            reference = BM25Okapi(texts, k1=retrieval.K1, b=retrieval.B, epsilon=retrieval.EPSILON)
+            ours, theirs = retrieval.Postings(None, texts), retrieval.Postings(reference, texts)
+            assert ours.idf == reference.idf
+            assert list(ours.idf) == list(reference.idf)  # the same terms in the same order
+            assert np.array_equal(ours.norm, theirs.norm)
+            for question in ("can i be friends with pupils on facebook", "report a breach", "zzz"):
+                terms = index.analyzer.terms(question)
+                assert np.array_equal(ours.get_scores(terms), theirs.get_scores(terms))
