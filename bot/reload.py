@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,25 @@ def _describe(files: list[str]) -> str:
     return f"{len(files)} file{'s' if len(files) != 1 else ''} changed ({shown})"
 
 
+def _load_and_build(assistant: Assistant, directory: Path):
+    """Load (reusing unchanged files) and, when the version changed, build the next snapshot; in a worker thread.
+
+    The cyclic garbage collector is paused meanwhile: at hundreds of schools its sweeps of the objects being
+    built held the GIL for 30-60 ms at a time, and /healthz waited. What was built is then frozen out of later
+    sweeps, as `policybot serve` does with the first knowledge base at start.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        kb, problems = check_knowledge(directory, None, assistant.kb)
+        changed = kb is not None and kb.version != assistant.kb.version
+        return kb, problems, assistant.build(kb) if changed else None
+    finally:
+        if collecting:
+            gc.freeze()
+            gc.enable()
+
+
 class KnowledgeReloader:
     def __init__(self, assistant: Assistant, directory: Path | str):
         self.assistant = assistant
@@ -89,7 +109,7 @@ class KnowledgeReloader:
                     ", ".join(shared),
                 )
             # Files unchanged since the knowledge base being served are not parsed again.
-            kb, problems = await asyncio.to_thread(check_knowledge, self.directory, None, self.assistant.kb)
+            kb, problems, snapshot = await asyncio.to_thread(_load_and_build, self.assistant, self.directory)
             if kb is None:
                 errors = tuple(str(p) for p in problems if p.severity == "error")
                 for line in errors:
@@ -97,9 +117,8 @@ class KnowledgeReloader:
                 self.state.error = errors
                 self.state.error_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
                 return ReloadResult(False, self.assistant.kb.version, problems=errors)
-            changed = kb.version != self.assistant.kb.version
-            if changed:
-                snapshot = await asyncio.to_thread(self.assistant.build, kb)
+            changed = snapshot is not None
+            if snapshot is not None:
                 self.assistant.install(snapshot)
                 self.state.serving_version = kb.version
                 self.state.loaded_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
