@@ -12,9 +12,6 @@ import pytest
 from bot.evaluation import evaluate, load_cases
 from tests.conftest import REPO, SHARED
 
-DEV_SET = SHARED / "eval" / "dev.yaml"
-SITUATIONS = SHARED / "eval" / "situations.yaml"
-
 
 def _report(assistant, path):
     report = evaluate(assistant, load_cases(path))
@@ -26,28 +23,25 @@ def _report(assistant, path):
     return report.metrics, misses
 
 
-@pytest.mark.skipif(not DEV_SET.exists(), reason="shared/eval/dev.yaml is not beside this checkout")
-def test_dev_set_meets_the_issue_floors(assistant):
-    metrics, misses = _report(assistant, DEV_SET)
-    assert metrics["top1"] >= 0.90, misses
-    assert metrics["top3"] >= 0.97, misses
-    assert metrics["contacts"] >= 0.95, misses
-    assert metrics["no_match"] == 1.0, misses
-    assert metrics["false_no_match"] == 0, misses
+# dev.yaml is the tuning set, held to the answer-engine issue's floors. situations.yaml (staff describing what
+# happened) is measured, never a source of examples: the answer-quality issue asks top1 >= 0.80 and top3 >= 0.92
+# of it; its floors hold what is reached so far (0.743 / 0.857 with the semantic signal and two rounds of
+# situational examples written from the seeds alone), so that nothing slips back while that issue stays open.
+SHARED_FLOORS = {
+    "dev.yaml": {"top1": 0.90, "top3": 0.97, "contacts": 0.95, "no_match": 1.0, "false_no_match": 0},
+    "situations.yaml": {"top1": 0.72, "top3": 0.84, "contacts": 0.88, "no_match": 0.93, "false_no_match": 2},
+}
 
 
-# situations.yaml (staff describing what happened) is measured, never a source of examples. The answer-quality
-# issue asks top1 >= 0.80 and top3 >= 0.92 of it; these floors hold what is reached so far (0.743 / 0.857 with
-# the semantic signal and two rounds of situational examples written from the seeds alone), so that nothing slips back while
-# the issue stays open.
-@pytest.mark.skipif(not SITUATIONS.exists(), reason="shared/eval/situations.yaml is not beside this checkout")
-def test_situations_stay_above_their_floors(assistant):
-    metrics, misses = _report(assistant, SITUATIONS)
-    assert metrics["top1"] >= 0.72, misses
-    assert metrics["top3"] >= 0.84, misses
-    assert metrics["contacts"] >= 0.88, misses
-    assert metrics["no_match"] >= 0.93, misses
-    assert metrics["false_no_match"] <= 2, misses
+@pytest.mark.parametrize("name", sorted(SHARED_FLOORS))
+def test_shared_sets_meet_their_floors(assistant, name):
+    path = SHARED / "eval" / name
+    if not path.exists():
+        pytest.skip(f"shared/eval/{name} is not beside this checkout")
+    metrics, misses = _report(assistant, path)
+    for metric, floor in SHARED_FLOORS[name].items():
+        ok = metrics[metric] <= floor if metric == "false_no_match" else metrics[metric] >= floor
+        assert ok, (metric, metrics, misses)
 
 
 # The sets in tests/eval/ were each written from the seed policies alone, in the chat style of the judging
