@@ -17,6 +17,7 @@ is not declined, and a near miss that shares policy words but means something el
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -59,6 +60,7 @@ class SearchResult:
     coverage: float
     terms: tuple[str, ...]
     semantic: float | None = None  # the best hit's cosine similarity; None without an embedding model
+    nearest_example: float = 0.0  # mean cosine of the two example questions nearest the question (for routes)
     route: Route | None = None  # a knowledge-level route the question takes (child safety), if any
 
     @property
@@ -165,20 +167,18 @@ class SemanticVectors:
             store.matrix, store.rows_of(body), store.rows_of(examples), starts.astype(np.int64), clauses
         )
 
-    def similarity(self, question: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each clause's cosine to the question: of its own text, and of its closest example question."""
+    def similarity(self, question: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """Each clause's cosine to the question, of its own text and of its closest example question; and the
+        mean cosine of the two nearest example questions of any clause (what a route is weighed against)."""
         text = self.matrix[self.body] @ question
         example = np.full(text.shape, -1.0, dtype=text.dtype)
+        nearest = 0.0
         if self.examples.size:
             per_example = self.matrix[self.examples] @ question
             example[self.example_clauses] = np.maximum.reduceat(per_example, self.example_starts)
-        return text, example
-
-    def nearest_examples(self, question: np.ndarray, k: int) -> np.ndarray:
-        """The k highest cosines between the question and any of these example questions."""
-        if not self.examples.size:
-            return np.zeros(0)
-        return np.sort(self.matrix[self.examples] @ question)[-k:]
+            k = min(2, per_example.size)
+            nearest = float(np.partition(per_example, -k)[-k:].mean())
+        return text, example, nearest
 
 
 def semantic_text(clause: Clause) -> str:
@@ -281,6 +281,7 @@ class SchoolIndex:
         semantic = (
             self.vectors.similarity(vector) if self.vectors is not None and vector is not None else None
         )
+        nearest = semantic[2] if semantic is not None else 0.0
         if not terms and semantic is None:
             return SearchResult((), False, 0.0, ())
         bm25 = self.scores(terms) if terms else np.zeros(len(self.clauses))
@@ -295,7 +296,7 @@ class SchoolIndex:
         order = np.argsort(-scores, kind="stable")[:limit]
         hits = tuple(Hit(self.clauses[i], float(scores[i])) for i in order if scores[i] > 0)
         if not hits:
-            return SearchResult((), False, 0.0, tuple(terms))
+            return SearchResult((), False, 0.0, tuple(terms), nearest_example=nearest)
         best = order[0]
         coverage = self.coverage(groups, self.vocab[best]) if groups else 0.0
         present = set(terms)
@@ -306,7 +307,7 @@ class SchoolIndex:
             return SearchResult(hits, lexical, coverage, tuple(terms))
         meaning = float(max(semantic[0][best], semantic[1][best]))
         confident = meaning >= SEMANTIC_ACCEPT or (lexical and meaning >= SEMANTIC_REJECT)
-        return SearchResult(hits, confident, coverage, tuple(terms), semantic=meaning)
+        return SearchResult(hits, confident, coverage, tuple(terms), meaning, nearest_example=nearest)
 
     def coverage(self, groups: list[tuple[str, ...]], vocab: frozenset[str]) -> float:
         """The idf-weighted share of typed words that the clause speaks to (directly or via a synonym)."""
@@ -334,13 +335,11 @@ class RouteIndex:
         self.bm25 = Postings(None, docs) if docs else None
         self.vectors = store.matrix[store.rows_of(texts)] if store is not None and texts else None
 
-    def match(
-        self, question: str, vector: np.ndarray | None, school: SemanticVectors | None
-    ) -> tuple[Route | None, float]:
+    def match(self, question: str, vector: np.ndarray | None, rival: float) -> tuple[Route | None, float]:
         """The route the question takes, if any, and by how much.
 
         By meaning, a route is taken when the question is near its examples (ROUTE_ACCEPT) and at least about
-        as near them as to the school's own clause examples (ROUTE_MARGIN): "a pupil DMd me saying she is
+        as near them as to the school's own clause examples (`rival`, ROUTE_MARGIN): "a pupil DMd me saying she is
         scared to go home" is nearer the child-safety examples than any clause's; "a mum keeps DMing me about
         her son's reading" is nearer the clauses on parents. Without a model, BM25 over the examples decides.
         """
@@ -350,9 +349,6 @@ class RouteIndex:
             similarity = self.vectors @ vector
             best = int(np.argmax(similarity))
             near = float(np.sort(similarity)[-2:].mean())
-            rival = (
-                float(school.nearest_examples(vector, 2).mean()) if school and school.examples.size else 0.0
-            )
             margin = near - rival
             taken = float(similarity[best]) >= ROUTE_ACCEPT and margin >= ROUTE_MARGIN
             return (self.routes[self.owner[best]] if taken else None), margin
@@ -444,12 +440,8 @@ class Retriever:
         self.kb.school(school_id)  # raises UnknownSchool with the list of known ones
         vector = self.embedder.question(question) if self.embedder is not None else None
         result = self.indexes[school_id].search(question, limit, vector)
-        route, _ = self.routes.match(question, vector, self.indexes[school_id].vectors)
-        if route is None:
-            return result
-        return SearchResult(
-            result.hits, result.confident, result.coverage, result.terms, result.semantic, route
-        )
+        route, _ = self.routes.match(question, vector, result.nearest_example)
+        return result if route is None else dataclasses.replace(result, route=route)
 
 
 def _shared_changes(old: KnowledgeBase, new: KnowledgeBase) -> tuple[str, ...]:
