@@ -86,6 +86,14 @@ def test_an_unwritable_cache_costs_speed_not_answers(model, tmp_path):
     assert embedder.texts(["still embedded"]).shape == (1, semantic.DIMENSION)
 
 
+def test_a_corrupt_cache_file_is_passed_over_not_fatal(model, tmp_path):
+    cache = tmp_path / "embeddings.sqlite3"
+    cache.write_bytes(b"this is not a database" * 100)
+    embedder = semantic.Embedder(model, semantic.EmbeddingCache(cache))
+    assert embedder.texts(["still embedded"]).shape == (1, semantic.DIMENSION)
+    assert embedder.cache.path is None  # memory only from now on, with a warning in the log
+
+
 def test_without_the_model_the_assistant_answers_on_bm25_and_healthz_says_degraded(kb, tmp_path, monkeypatch):
     monkeypatch.setattr(semantic, "default_model_path", lambda: tmp_path / "missing.onnx")
     assistant = Assistant(kb, embedding_cache=tmp_path / "no-model.sqlite3")
