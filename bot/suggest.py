@@ -8,9 +8,9 @@ overlap with a Jaccard similarity of at least `SIMILARITY` are linked, and each 
 of the sha1 of the school and that wording, so the same log gives the same ids on every run.
 
 `add_example` edits the policy file in ruamel.yaml's round-trip mode, so comments, key order, quoting and
-folded text stay as HR wrote them; it writes through a temporary file and `os.replace`, checks that nothing
-but the new example changed, then validates the whole knowledge directory and puts the original file back if
-the result does not load.
+folded text stay as HR wrote them, and checks that nothing but the new example changed; `bot.kbedit` writes
+it atomically, validates the whole knowledge directory and puts the original file back if the result does
+not load.
 """
 
 from __future__ import annotations
@@ -18,11 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import hashlib
-import io
 import json
-import os
 import re
-import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
@@ -30,12 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 
+from bot import kbedit
 from bot.assistant import clean_question
 from bot.compose import cite
 from bot.errors import PolicyBotError, Problem
@@ -366,32 +362,21 @@ def add_example(
     if normalise_question(text) in {normalise_question(e) for e in clause.examples}:
         return None
     path = directory / "policies" / f"{clause.policy_id}.yaml"
-    original = path.read_bytes()
-    edited = _with_example(path, original, clause_id, text)
-    _write_atomically(path, edited)
-    after, problems = check_knowledge(directory)
-    landed = after is not None and any(
-        c.id == clause_id and text in c.examples for p in after.policies.values() for c in p.clauses
-    )
-    if not landed:
-        _write_atomically(path, original)
-        errors = [p for p in problems if p.severity == "error"]
-        reason = "the knowledge base no longer validated" if errors else "the example did not read back"
-        raise EditRejected(f"{path}: {reason}; the file was restored unchanged", errors)
+    edited = _with_example(path, path.read_bytes(), clause_id, text)
+
+    def landed(after: KnowledgeBase) -> bool:
+        return any(
+            c.id == clause_id and text in c.examples for p in after.policies.values() for c in p.clauses
+        )
+
+    try:
+        # `check_knowledge` is looked up here, not in kbedit, so a test can stand in for the loader.
+        kbedit.write_checked(path, edited, directory, check=check_knowledge, before=problems, landed=landed)
+    except kbedit.EditRejected as exc:
+        raise EditRejected(exc.user_message, exc.problems) from exc
+    except kbedit.KnowledgeEditError as exc:
+        raise SuggestError(exc.user_message) from exc
     return path
-
-
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.width = 4096  # never re-wrap: lines stay as HR wrote them
-    yaml.indent(mapping=2, sequence=4, offset=2)  # the knowledge files' layout (knowledge/README.md)
-    yaml.representer.add_representer(type(None), _represent_null)
-    return yaml
-
-
-def _represent_null(representer: Any, _data: None) -> Any:
-    return representer.represent_scalar("tag:yaml.org,2002:null", "null")  # `null`, as written, not blank
 
 
 def _with_example(path: Path, original: bytes, clause_id: str, question: str) -> bytes:
@@ -406,20 +391,19 @@ def _with_example(path: Path, original: bytes, clause_id: str, question: str) ->
     source = original.decode("utf-8-sig")
     crlf = "\r\n" in source
     source = source.replace("\r\n", "\n")
-    yaml = _yaml()
     try:
-        data = yaml.load(source)
-    except YAMLError as exc:
-        raise SuggestError(f"{path}: cannot read: {exc}") from exc
+        data = kbedit.load(source, path)
+    except kbedit.Unreadable as exc:
+        raise SuggestError(exc.user_message) from exc
     items = data.get("clauses") if isinstance(data, CommentedMap) else None
     target = next(
         (c for c in items or () if isinstance(c, CommentedMap) and str(c.get("id")) == clause_id), None
     )
     if target is None:
         raise SuggestError(f"{path}: clause `{clause_id}` not found in the file")
-    before = _dump(yaml, data).splitlines()
+    before = kbedit.dump(data).splitlines()
     _append_example(target, DoubleQuotedScalarString(question))
-    edited = _dump(yaml, data)
+    edited = kbedit.dump(data)
     lines = source.splitlines(keepends=True)
     hunks = [
         op
@@ -436,22 +420,15 @@ def _with_example(path: Path, original: bytes, clause_id: str, question: str) ->
         lines[i1 - 1] += "\n"
     spliced = lines[:i1] + [line + "\n" for line in edited.splitlines()[j1:j2]] + lines[i2:]
     result = "".join(spliced)
-    safe = YAML(typ="safe", pure=True)
     try:
-        same = safe.load(result) == safe.load(edited)
-    except YAMLError:
+        same = kbedit.plain(result) == kbedit.plain(edited)
+    except kbedit.Unreadable:
         same = False
     if not same:
         raise refused
     if crlf:
         result = result.replace("\n", "\r\n")
     return (b"\xef\xbb\xbf" if bom else b"") + result.encode("utf-8")
-
-
-def _dump(yaml: YAML, data: Any) -> str:
-    out = io.StringIO()
-    yaml.dump(data, out)
-    return out.getvalue()
 
 
 def _append_example(clause: CommentedMap, question: DoubleQuotedScalarString) -> None:
@@ -502,19 +479,3 @@ def _move_trailing(
         entry[slot] = None
         moved = token
     target[target_key] = [moved, None, None, None]
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    """Write through a temporary file beside `path` (not *.yaml, so no reload sees it half-written)."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
