@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -59,15 +60,19 @@ def user_key(team_id: str | None, user_id: str | None) -> str:
     return f"slack:{team_id or '-'}:{user_id or '-'}"
 
 
+# channels.yaml's `slack:` sections this adapter reads, most specific first.
+SCOPE_SECTIONS = ("channels", "workspaces")
+
+
+def scope_key(section: str, slack_id: str) -> str:
+    """The key `channels.yaml`'s `slack: {section: {slack_id: school}}` entry is known by."""
+    return f"{CHANNEL}:{section}:{slack_id}"
+
+
 def scopes(team_id: str | None, channel_id: str | None) -> tuple[str, ...]:
-    return tuple(
-        s
-        for s in (
-            f"slack:channel:{channel_id}" if channel_id else "",
-            f"slack:team:{team_id}" if team_id else "",
-        )
-        if s
-    )
+    """The mapped scopes a message is in, most specific first: its channel, then its workspace."""
+    ids = dict(zip(SCOPE_SECTIONS, (channel_id, team_id), strict=True))
+    return tuple(scope_key(section, ids[section]) for section in SCOPE_SECTIONS if ids[section])
 
 
 def build_slack_app(
@@ -84,28 +89,22 @@ def build_slack_app(
         client=client,
         name="policy-assistant",
         process_before_response=process_before_response,
+        # Verified once, by AckFirstDispatcher, before bolt sees a request over HTTP; Socket Mode requests
+        # come over Slack's own authenticated socket and carry no signature to check.
+        request_verification_enabled=False,
     )
 
     @app.middleware
     async def answer_each_event_once(body: dict, next) -> BoltResponse | None:  # noqa: A002 - bolt's name
         event_id = body.get("event_id")
-        if event_id and not await conversation.recorder.claim_event(f"slack:{event_id}"):
+        if event_id and not await conversation.claim(f"slack:{event_id}"):
             log.info("duplicate Slack event %s acknowledged without answering", event_id)
             return BoltResponse(status=200, body="")
         return await next()
 
     async def turn(text: str, team_id: str | None, user_id: str | None, channel_id: str | None):
-        key = user_key(team_id, user_id)
-        try:
-            return await conversation.reply(question_text(text), key, scopes(team_id, channel_id), CHANNEL)
-        except Exception:  # an apology for the user, the details for the log
-            log.exception("Slack turn failed")
-            conversation.metrics.errors.labels(CHANNEL, "internal").inc()
-            try:
-                school = await conversation.school_for(key, scopes(team_id, channel_id))
-            except Exception:  # noqa: BLE001 - the apology must not fail too
-                school = None
-            return conversation.apology(school)
+        key, where = user_key(team_id, user_id), scopes(team_id, channel_id)
+        return await conversation.turn(question_text(text), key, where, CHANNEL)
 
     @app.event("app_mention")
     async def on_mention(event: dict, body: dict, say) -> None:
@@ -174,9 +173,8 @@ def build_slack_app(
         await _feedback(ack, body, respond, False)
 
     async def _publish_home(client: AsyncWebClient, team_id: str | None, user_id: str) -> None:
-        school_id = await conversation.school_for(user_key(team_id, user_id), scopes(team_id, None))
-        kb = conversation.assistant.kb
-        name = kb.schools[school_id].name if school_id else None
+        school = await conversation.current_school(user_key(team_id, user_id), scopes(team_id, None))
+        name = school.name if school else None
         schools = [(s.id, s.name) for s in conversation.schools()]
         await client.views_publish(user_id=user_id, view=home_view(name, schools, EXAMPLE_QUESTIONS))
 
@@ -212,11 +210,16 @@ class AckFirstDispatcher:
     """
 
     def __init__(
-        self, slack_app: AsyncApp, signing_secret: str, metrics, workers: int = 8, backlog: int = 5000
+        self,
+        slack_app: AsyncApp,
+        signing_secret: str,
+        refused: Callable[[str, str], None],
+        workers: int = 8,
+        backlog: int = 5000,
     ):
         self.slack_app = slack_app
         self.secret = signing_secret.encode()
-        self.metrics = metrics
+        self.refused = refused  # counts a refused or failed request by kind
         self.queue: asyncio.Queue[AsyncBoltRequest] = asyncio.Queue(maxsize=backlog)
         self.worker_count = workers
         self.workers: list[asyncio.Task] = []
@@ -239,7 +242,7 @@ class AckFirstDispatcher:
                 await self.slack_app.async_dispatch(bolt_request)
             except Exception:  # one bad request must not stop the worker
                 log.exception("Slack request failed after its ack")
-                self.metrics.errors.labels(CHANNEL, "internal").inc()
+                self.refused(CHANNEL, "internal")
             finally:
                 self.queue.task_done()
 
@@ -247,13 +250,13 @@ class AckFirstDispatcher:
         body = await read_body(request)
         headers = request.headers
         if not self._signed(body, headers):
-            self.metrics.errors.labels(CHANNEL, "bad_signature").inc()
+            self.refused(CHANNEL, "bad_signature")
             log.warning("Slack request refused: missing, invalid or stale signature")
             return web.json_response({"error": "invalid request"}, status=401)
         try:
             bolt_request = _bolt_request(body, request.query_string, headers)
         except BadBody as exc:
-            self.metrics.errors.labels(CHANNEL, "bad_body").inc()
+            self.refused(CHANNEL, "bad_body")
             log.warning("signed Slack request refused: %s", exc.user_message)
             return web.json_response({"error": exc.user_message}, status=400)
         if _needs_bolt_reply(body):
@@ -261,7 +264,7 @@ class AckFirstDispatcher:
         try:
             self.queue.put_nowait(bolt_request)
         except asyncio.QueueFull:  # Slack retries a non-2xx, so nothing is lost by refusing now
-            self.metrics.errors.labels(CHANNEL, "backlog_full").inc()
+            self.refused(CHANNEL, "backlog_full")
             log.error("Slack backlog full (%d); asking Slack to retry", self.queue.qsize())
             return web.json_response({"error": "busy"}, status=503)
         return web.Response(status=200)
@@ -353,7 +356,7 @@ def mount(app: web.Application, conversation: Conversation, settings: Settings) 
         app.on_startup.append(start)
         app.on_cleanup.append(stop)
         return "channel slack: on (Socket Mode, because SLACK_APP_TOKEN is set)"
-    dispatcher = AckFirstDispatcher(slack_app, settings.slack_signing_secret or "", conversation.metrics)
+    dispatcher = AckFirstDispatcher(slack_app, settings.slack_signing_secret or "", conversation.refused)
     app[SLACK_DISPATCHER] = dispatcher
     app.on_startup.append(dispatcher.start)
     app.on_shutdown.append(dispatcher.stop)

@@ -50,13 +50,20 @@ def _tenant(activity) -> str | None:
     return tenant or (data.get("tenant") or {}).get("id")
 
 
+# channels.yaml's `teams:` sections this adapter reads, most specific first.
+SCOPE_SECTIONS = ("teams", "tenants")
+
+
+def scope_key(section: str, teams_id: str) -> str:
+    """The key `channels.yaml`'s `teams: {section: {teams_id: school}}` entry is known by."""
+    return f"{CHANNEL}:{section}:{teams_id}"
+
+
 def _scopes(activity) -> tuple[str, ...]:
+    """The mapped scopes an activity is in, most specific first: its team, then its tenant."""
     data = activity.channel_data or {}
-    team = (data.get("team") or {}).get("id")
-    tenant = _tenant(activity)
-    return tuple(
-        s for s in (f"teams:team:{team}" if team else "", f"teams:tenant:{tenant}" if tenant else "") if s
-    )
+    ids = {"teams": (data.get("team") or {}).get("id"), "tenants": _tenant(activity)}
+    return tuple(scope_key(section, ids[section]) for section in SCOPE_SECTIONS if ids[section])
 
 
 def _user_key(activity) -> str:
@@ -89,7 +96,7 @@ class PolicyBot(ActivityHandler):
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         claim = f"teams:{activity.conversation.id}:{activity.id}"
-        if activity.id and not await self.conversation.recorder.claim_event(claim):
+        if activity.id and not await self.conversation.claim(claim):
             log.info("duplicate Teams activity %s acknowledged without answering", activity.id)
             return
         if isinstance(activity.value, dict) and activity.value.get("action") == "feedback":
@@ -97,17 +104,7 @@ class PolicyBot(ActivityHandler):
             return
         text = TurnContext.remove_recipient_mention(activity) if activity.entities else (activity.text or "")
         text = " ".join(_AT_TAG.sub(" ", text or "").split())
-        key = _user_key(activity)
-        try:
-            reply = await self.conversation.reply(text, key, _scopes(activity), CHANNEL)
-        except Exception:  # an apology for the user, the details for the log
-            log.exception("Teams turn failed")
-            self.conversation.metrics.errors.labels(CHANNEL, "internal").inc()
-            try:
-                school = await self.conversation.school_for(key, _scopes(activity))
-            except Exception:  # noqa: BLE001 - the apology must not fail too
-                school = None
-            reply = self.conversation.apology(school)
+        reply = await self.conversation.turn(text, _user_key(activity), _scopes(activity), CHANNEL)
         fallback, card = reply_parts(reply)
         message = (
             MessageFactory.attachment(CardFactory.adaptive_card(card), text=fallback)
@@ -137,9 +134,7 @@ class PolicyBot(ActivityHandler):
         for member in members_added:
             if member.id == activity.recipient.id:
                 continue  # the bot itself joining
-            if not await self.conversation.recorder.claim_event(
-                f"teams-greet:{activity.conversation.id}:{member.id}"
-            ):
+            if not await self.conversation.claim(f"teams-greet:{activity.conversation.id}:{member.id}"):
                 continue
             school = await self.conversation.school_for(
                 f"teams:{_tenant(activity) or '-'}:{member.id}", _scopes(activity)

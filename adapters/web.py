@@ -18,15 +18,12 @@ from aiohttp import web
 from adapters.json_body import BadBody, parse_json, parse_json_object
 from adapters.request_body import read_body
 from bot.contract import answer_dict, error_dict
-from bot.conversation import MAX_COMMENT_CHARS
+from bot.conversation import FEEDBACK_ID_LIMITS, MAX_COMMENT_CHARS, Conversation
 from bot.errors import InvalidQuestion, UnknownSchool
-from bot.server import ASSISTANT, CONVERSATION, METRICS
-from bot.store.fit import LIMITS
-from bot.store.records import Feedback
+from bot.settings import Settings
 
 log = logging.getLogger("policybot.web")
 CHANNEL = "web"
-FEEDBACK_LIMITS = LIMITS[Feedback]
 
 
 def _error(status: int, message: str, **context) -> web.Response:
@@ -35,67 +32,73 @@ def _error(status: int, message: str, **context) -> web.Response:
     )
 
 
-async def ask(request: web.Request) -> web.Response:
-    metrics = request.app[METRICS]
-    try:
-        body = await read_body(request)
-    except web.HTTPRequestEntityTooLarge:
-        metrics.errors.labels(CHANNEL, "too_large").inc()
-        return _error(413, "The request is too large. Please keep questions under 1,000 characters.")
-    try:
-        payload = parse_json_object(body, 'a JSON object: {"school": "...", "question": "..."}')
-    except BadBody as exc:
-        metrics.errors.labels(CHANNEL, "bad_json").inc()
-        return _error(400, exc.user_message)
-    school, question = payload.get("school"), payload.get("question")
-    if question is None:  # no question at all is an empty one: say what to type, not what type to send
-        question = ""
-    if not isinstance(school, str) or not school:
-        metrics.errors.labels(CHANNEL, "no_school").inc()
-        return _error(400, "Choose a school.", question=question)
-    try:
-        answer = await request.app[CONVERSATION].answer(question, school, CHANNEL)
-    except UnknownSchool as exc:
-        metrics.errors.labels(CHANNEL, "unknown_school").inc()
-        return _error(404, exc.user_message, school=school)
-    except InvalidQuestion as exc:
-        metrics.errors.labels(CHANNEL, "invalid_question").inc()
-        return _error(422, exc.user_message, school=school)
-    except Exception:  # our fault, not the asker's: a short apology and a contact, details only in the log
-        log.exception("web answer failed")
-        metrics.errors.labels(CHANNEL, "internal").inc()
-        apology = request.app[CONVERSATION].apology(school)
-        return _error(500, apology.message, school=school)
-    return web.json_response(answer_dict(answer))
+class WebChat:
+    """The page's API over one Conversation: every failure a user can cause is a 4xx with a message."""
 
+    def __init__(self, conversation: Conversation):
+        self.conversation = conversation
 
-async def feedback(request: web.Request) -> web.Response:
-    """A 👍/👎 from the web page: `{"interaction_id": ..., "helpful": true|false, "comment": optional}`."""
-    try:
-        payload = parse_json(await read_body(request))
-    except BadBody as exc:
-        return _error(400, exc.user_message)
-    if not isinstance(payload, dict) or not isinstance(payload.get("helpful"), bool):
-        return _error(400, 'Send {"interaction_id": "...", "helpful": true or false}.')
-    interaction = payload.get("interaction_id")
-    comment = payload.get("comment")
-    if not isinstance(interaction, str) or not interaction:
-        return _error(400, "`interaction_id` is missing.")
-    if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT_CHARS):
-        return _error(400, f"`comment` must be text of at most {MAX_COMMENT_CHARS:,} characters.")
-    school = payload.get("school") if isinstance(payload.get("school"), str) else None
-    clause = payload.get("clause_id") if isinstance(payload.get("clause_id"), str) else None
-    # The same limits as the database columns: a longer id cannot be one this server handed out.
-    for field, value in (("interaction_id", interaction), ("school", school), ("clause_id", clause)):
-        if value is not None and len(value) > FEEDBACK_LIMITS[field]:
-            return _error(400, f"`{field}` is too long to be one of ours.")
-    receipt = await request.app[CONVERSATION].feedback(
-        "web:anonymous", CHANNEL, school, clause, payload["helpful"], interaction, comment
-    )
-    # 200 only once the vote is in the database; 503 says it is not, with a message to show as it is
-    if receipt.recorded:
-        return web.json_response({"status": "recorded", "message": receipt.message})
-    return web.json_response({"status": "not_recorded", "message": receipt.message}, status=503)
+    async def ask(self, request: web.Request) -> web.Response:
+        refused = self.conversation.refused
+        try:
+            body = await read_body(request)
+        except web.HTTPRequestEntityTooLarge:
+            refused(CHANNEL, "too_large")
+            return _error(413, "The request is too large. Please keep questions under 1,000 characters.")
+        try:
+            payload = parse_json_object(body, 'a JSON object: {"school": "...", "question": "..."}')
+        except BadBody as exc:
+            refused(CHANNEL, "bad_json")
+            return _error(400, exc.user_message)
+        school, question = payload.get("school"), payload.get("question")
+        if question is None:  # no question at all is an empty one: say what to type, not what type to send
+            question = ""
+        if not isinstance(school, str) or not school:
+            refused(CHANNEL, "no_school")
+            return _error(400, "Choose a school.", question=question)
+        try:
+            answer = await self.conversation.answer(question, school, CHANNEL)
+        except UnknownSchool as exc:
+            refused(CHANNEL, "unknown_school")
+            return _error(404, exc.user_message, school=school)
+        except InvalidQuestion as exc:
+            refused(CHANNEL, "invalid_question")
+            return _error(422, exc.user_message, school=school)
+        except Exception:  # our fault, not the asker's: a short apology and a contact, details only in the log
+            log.exception("web answer failed")
+            refused(CHANNEL, "internal")
+            return _error(500, self.conversation.apology(school).message, school=school)
+        return web.json_response(answer_dict(answer))
+
+    async def feedback(self, request: web.Request) -> web.Response:
+        """A 👍/👎 from the web page: `{"interaction_id": ..., "helpful": true|false, "comment": optional}`."""
+        try:
+            payload = parse_json(await read_body(request))
+        except BadBody as exc:
+            return _error(400, exc.user_message)
+        if not isinstance(payload, dict) or not isinstance(payload.get("helpful"), bool):
+            return _error(400, 'Send {"interaction_id": "...", "helpful": true or false}.')
+        interaction = payload.get("interaction_id")
+        comment = payload.get("comment")
+        if not isinstance(interaction, str) or not interaction:
+            return _error(400, "`interaction_id` is missing.")
+        if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT_CHARS):
+            return _error(400, f"`comment` must be text of at most {MAX_COMMENT_CHARS:,} characters.")
+        school = payload.get("school") if isinstance(payload.get("school"), str) else None
+        clause = payload.get("clause_id") if isinstance(payload.get("clause_id"), str) else None
+        for field, value in (("interaction_id", interaction), ("school", school), ("clause_id", clause)):
+            if value is not None and len(value) > FEEDBACK_ID_LIMITS[field]:
+                return _error(400, f"`{field}` is too long to be one of ours.")
+        receipt = await self.conversation.feedback(
+            "web:anonymous", CHANNEL, school, clause, payload["helpful"], interaction, comment
+        )
+        # 200 only once the vote is in the database; 503 says it is not, with a message to show as it is
+        if receipt.recorded:
+            return web.json_response({"status": "recorded", "message": receipt.message})
+        return web.json_response({"status": "not_recorded", "message": receipt.message}, status=503)
+
+    async def schools(self, request: web.Request) -> web.Response:
+        return web.json_response([{"id": s.id, "name": s.name} for s in self.conversation.schools()])
 
 
 # A speech bubble in the page's colour: browsers ask for /favicon.ico on every visit, and a 404 fills the log.
@@ -111,13 +114,6 @@ async def favicon(request: web.Request) -> web.Response:
         text=FAVICON,
         content_type="image/svg+xml",
         headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
-    )
-
-
-async def schools(request: web.Request) -> web.Response:
-    kb = request.app[ASSISTANT].kb
-    return web.json_response(
-        [{"id": s.id, "name": s.name} for s in sorted(kb.schools.values(), key=lambda s: s.name)]
     )
 
 
@@ -159,9 +155,12 @@ async def page(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html", charset="utf-8", headers=headers)
 
 
-def mount(app: web.Application) -> None:
+def mount(app: web.Application, conversation: Conversation, settings: Settings) -> str:
+    """The web chat needs no credentials, so it is always on."""
+    chat = WebChat(conversation)
     app.router.add_get("/", page)
     app.router.add_get("/favicon.ico", favicon)
-    app.router.add_get("/api/schools", schools)
-    app.router.add_post("/api/ask", ask)
-    app.router.add_post("/api/feedback", feedback)
+    app.router.add_get("/api/schools", chat.schools)
+    app.router.add_post("/api/ask", chat.ask)
+    app.router.add_post("/api/feedback", chat.feedback)
+    return "channel web: on (GET / and POST /api/ask need no credentials)"

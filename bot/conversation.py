@@ -1,8 +1,9 @@
 """Chat turns, channel-neutral: which school is asking, help and greetings, "school X", and the answer.
 
-Slack and Teams adapters translate an event into `(text, user_key, scopes)` and render whichever Reply comes
-back. Knowing who is asking (a remembered choice, the channel's mapped school, the default) lives here so that
-every channel behaves the same.
+Adapters translate an event into `(text, user_key, scopes)`, call `turn` and render whichever Reply comes
+back; `claim` tells them whether an event was already answered, `refused` counts a request they turned away.
+Knowing who is asking (a remembered choice, the channel's mapped school, the default) lives here so that every
+channel behaves the same. User ids are hashed by the conversation's `UserHasher` before anything keeps them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -19,7 +19,8 @@ from bot.assistant import Assistant
 from bot.compose import Answer
 from bot.errors import PolicyBotError, UnknownSchool
 from bot.metrics import Metrics
-from bot.privacy import hash_user
+from bot.privacy import UserHasher
+from bot.store.fit import LIMITS
 from bot.store.recorder import Recorder
 from bot.store.records import Feedback, Interaction
 
@@ -57,6 +58,8 @@ _SCHOOL_COMMAND = re.compile(
 )
 _WORDS = re.compile(r"[a-z']+")
 MAX_COMMENT_CHARS = 2000
+# The widths of the feedback record's id columns: an id longer than these cannot be one this server handed out.
+FEEDBACK_ID_LIMITS = {k: LIMITS[Feedback][k] for k in ("interaction_id", "school", "clause_id")}
 
 
 def _text(value: object) -> str | None:
@@ -135,14 +138,28 @@ class Conversation:
         default_school: str | None = None,
         metrics: Metrics | None = None,
         store_questions: bool = True,
+        hasher: UserHasher | None = None,
     ):
         self.assistant = assistant
         self.metrics = metrics or (recorder.metrics if recorder else Metrics())
         self.recorder = recorder or Recorder(None, self.metrics)
         self.store_questions = store_questions
-        self.default_school = (
-            default_school if default_school is not None else os.environ.get("POLICYBOT_DEFAULT_SCHOOL")
-        )
+        self.default_school = default_school
+        self.hasher = hasher or UserHasher()
+
+    # -- what adapters need besides a turn -------------------------------------------------------------------------
+    async def claim(self, event_key: str) -> bool:
+        """True the first time this event (`kind:ids`) is seen by any replica: answer it; False: a retry."""
+        return await self.recorder.claim_event(self.hasher.event_key(event_key))
+
+    def refused(self, channel: str, kind: str) -> None:
+        """Count a request a channel turned away (bad signature, bad JSON, too large...) by kind."""
+        self.metrics.errors.labels(channel, kind).inc()
+
+    async def current_school(self, user_key: str, scopes: tuple[str, ...] = ()) -> SchoolChoice | None:
+        school_id = await self.school_for(user_key, scopes)
+        school = self.assistant.kb.schools.get(school_id) if school_id else None
+        return SchoolChoice(school.id, school.name) if school else None
 
     # -- who is asking -----------------------------------------------------------------------------------------
     def schools(self) -> tuple[SchoolChoice, ...]:
@@ -152,7 +169,7 @@ class Conversation:
     async def school_for(self, user_key: str, scopes: tuple[str, ...] = ()) -> str | None:
         """The user's own choice, else the most specific mapped scope (channel before workspace), else the default."""
         kb = self.assistant.kb
-        chosen = await self.recorder.school_of(hash_user(user_key))
+        chosen = await self.recorder.school_of(self.hasher.user(user_key))
         if chosen in kb.schools:
             return chosen
         for scope in scopes:
@@ -174,10 +191,26 @@ class Conversation:
 
     def choose_school(self, user_key: str, school_id: str) -> SchoolChosen:
         school = self.assistant.kb.school(school_id)  # raises UnknownSchool
-        self.recorder.set_school(hash_user(user_key), school.id)
+        self.recorder.set_school(self.hasher.user(user_key), school.id)
         return SchoolChosen(SchoolChoice(school.id, school.name))
 
     # -- a turn ------------------------------------------------------------------------------------------------
+    async def turn(
+        self, text: str, user_key: str, scopes: tuple[str, ...] = (), channel: str = "chat"
+    ) -> Reply:
+        """`reply`, or an apology with someone to ask when something broke on our side (details in the log)."""
+        try:
+            return await self.reply(text, user_key, scopes, channel)
+        except Exception:
+            # Logged under the channel's own logger (policybot.slack...), where its operators look.
+            logging.getLogger(f"policybot.{channel}").exception("%s turn failed", channel)
+            self.refused(channel, "internal")
+            try:
+                school = await self.school_for(user_key, scopes)
+            except Exception:  # noqa: BLE001 - the apology must not fail too
+                school = None
+            return self.apology(school)
+
     async def reply(
         self, text: str, user_key: str, scopes: tuple[str, ...] = (), channel: str = "chat"
     ) -> Reply:
@@ -186,7 +219,7 @@ class Conversation:
         school_id = await self.school_for(user_key, scopes)
         reply = await self._reply(text, user_key, school_id)
         if isinstance(reply, Answer):
-            reply = self._logged(reply, channel, hash_user(user_key), started)
+            reply = self._logged(reply, channel, self.hasher.user(user_key), started)
         status = reply.status if isinstance(reply, Answer) else type(reply).__name__.lower()
         self.metrics.observe(channel, status, started)
         return reply
@@ -197,7 +230,7 @@ class Conversation:
         """Answer and log one question whose school is already known (the web chat, the API)."""
         started = time.perf_counter()
         answer = await self.ask(question, school_id)
-        answer = self._logged(answer, channel, hash_user(user_key) if user_key else None, started)
+        answer = self._logged(answer, channel, self.hasher.user(user_key) if user_key else None, started)
         self.metrics.observe(channel, answer.status, started)
         return answer
 
@@ -274,7 +307,7 @@ class Conversation:
         The ids come back from a card or button the client could have altered, so anything but text is dropped.
         A comment is free text like a question: with POLICYBOT_STORE_QUESTIONS=0 it is not kept either.
         """
-        user = hash_user(user_key)
+        user = self.hasher.user(user_key)
         school_id, clause_id, interaction_id = (_text(v) for v in (school_id, clause_id, interaction_id))
         comment = _text(comment) if self.store_questions else None
         recorded = await self.recorder.record_durably(

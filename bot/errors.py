@@ -49,3 +49,7 @@ class KnowledgeError(PolicyBotError):
         first = str(self.problems[0]) if self.problems else "unknown problem"
         more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
         super().__init__(f"The knowledge base has errors: {first}{more}")
+
+
+class SettingsError(PolicyBotError):
+    """An environment variable holds something unusable; the message names it and what it should hold."""

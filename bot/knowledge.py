@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -205,10 +204,8 @@ def parse_year_month(value: str | None) -> tuple[int, int] | None:
 
 
 def default_knowledge_dir() -> Path:
-    """`POLICYBOT_KNOWLEDGE_DIR`, else the repository's `knowledge/`, else the copy shipped in the package."""
-    env = os.environ.get("POLICYBOT_KNOWLEDGE_DIR")
-    if env:
-        return Path(env)
+    """The repository's `knowledge/`, else the copy shipped in the package (POLICYBOT_KNOWLEDGE_DIR, read by
+    Settings, overrides both)."""
     here = Path(__file__).resolve().parent
     repo_copy = here.parent / "knowledge"
     if (repo_copy / "roles.yaml").exists():
@@ -490,38 +487,38 @@ class _Loader:
                 routes.append(Route(str(rid), topic, lead, message, cleaned))
         return tuple(routes)
 
-    CHANNEL_SCOPES = {
-        ("slack", "workspaces"): "slack:team",
-        ("slack", "channels"): "slack:channel",
-        ("teams", "tenants"): "teams:tenant",
-        ("teams", "teams"): "teams:team",
-    }
-
     def load_channels(self, path: Path, schools: Mapping[str, School]) -> dict[str, str]:
-        """`channels.yaml` as scope keys (`slack:channel:C123`) to school ids."""
+        """`channels.yaml` as scope keys to school ids: `slack: {channels: {C123: howitt}}` is
+        `slack:channels:C123`. The platform and section names are the adapters' (each builds its own keys), so
+        adding a channel needs no change here."""
         if not path.exists():
             return {}
         data = self.read(path)
         if data is None:
             return {}
         if not isinstance(data, dict):
-            self.error(path, 1, "expected `slack:` and `teams:` mappings")
+            self.error(path, 1, "expected a mapping per platform, such as `slack:` and `teams:`")
             return {}
         mapping: dict[str, str] = {}
-        for (platform, kind), prefix in self.CHANNEL_SCOPES.items():
-            section = (data.get(platform) or {}).get(kind) if isinstance(data.get(platform), dict) else None
-            if section is None:
+        for platform, sections in data.items():
+            if sections is None:
                 continue
-            if not isinstance(section, dict):
-                self.error(path, data.line_of(platform), f"`{platform}.{kind}` must map ids to school ids")
+            if not isinstance(sections, dict):
+                self.error(path, data.line_of(platform), f"`{platform}` must map sections to id mappings")
                 continue
-            for channel_id, school_id in section.items():
-                if school_id not in schools:
-                    self.error(
-                        path, section.line_of(channel_id), f"unknown school `{school_id}` for `{channel_id}`"
-                    )
+            for kind, section in sections.items():
+                if section is None:
                     continue
-                mapping[f"{prefix}:{channel_id}"] = school_id
+                if not isinstance(section, dict):
+                    self.error(path, sections.line_of(kind), f"`{platform}.{kind}` must map ids to school ids")
+                    continue
+                for channel_id, school_id in section.items():
+                    if school_id not in schools:
+                        self.error(
+                            path, section.line_of(channel_id), f"unknown school `{school_id}` for `{channel_id}`"
+                        )
+                        continue
+                    mapping[f"{platform}:{kind}:{channel_id}"] = school_id
         return mapping
 
     def load_policies(self, roles: Mapping[str, Role], topics: Mapping[str, Topic]) -> dict[str, Policy]:

@@ -1,7 +1,8 @@
-"""User ids are personal data: they are hashed with a secret salt before they are stored or logged.
+"""User ids are personal data: a `UserHasher` hashes them with a secret salt before they are stored or logged.
 
 The salt is POLICYBOT_HASH_SALT when set (replicas must share one), else a random one generated once and kept
-in the data directory (mode 0600), so hashes stay stable across restarts of a single server.
+in the data directory (mode 0600), so hashes stay stable across restarts of a single server. With neither, the
+salt lives only as long as the hasher: nothing can be linked across runs.
 """
 
 from __future__ import annotations
@@ -15,19 +16,44 @@ from pathlib import Path
 
 log = logging.getLogger("policybot.privacy")
 
-_PROCESS_SALT = secrets.token_bytes(32)
-_configured: bytes | None = None
 SALT_FILE = "hash-salt"
 
 
-def configure_salt(explicit: str | None, data_dir: Path | None) -> None:
-    """Fix the salt for this process: the explicit one, else the data directory's (created on first use)."""
-    global _configured
-    if explicit:
-        _configured = explicit.encode()
-        return
-    if data_dir is None:
-        return
+class UserHasher:
+    """Keyed hashes of user ids and of stored event keys; each server (each app in a test) holds its own."""
+
+    def __init__(self, salt: bytes | str | None = None):
+        if isinstance(salt, str):
+            salt = salt.encode()
+        self._salt = salt or secrets.token_bytes(32)
+
+    @classmethod
+    def for_server(cls, explicit: str | None, data_dir: Path | None) -> UserHasher:
+        """The explicit salt, else the data directory's (created on first use), else a salt for this run only."""
+        if explicit:
+            return cls(explicit)
+        if data_dir is None:
+            return cls()
+        salt = _salt_file(data_dir)
+        return cls(salt)
+
+    def user(self, user_key: str) -> str:
+        return hmac.new(self._salt, user_key.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
+
+    def event_key(self, key: str) -> str:
+        """`kind:ids...` → `kind:<salted hash of the ids>`, for keys that are stored (processed events).
+
+        Event keys carry conversation, member and event ids; a Teams member id is a user id. The kind stays
+        readable; every id is hashed like the user ids, so replicas sharing the salt still agree on the key.
+        """
+        kind, _, ids = key.partition(":")
+        return f"{kind}:{self.user(ids)}"
+
+    def __repr__(self) -> str:  # the salt is a secret: never in a log line or a traceback's locals
+        return "UserHasher(<salt hidden>)"
+
+
+def _salt_file(data_dir: Path) -> bytes | None:
     path = data_dir / SALT_FILE
     try:
         if not path.exists():
@@ -36,30 +62,9 @@ def configure_salt(explicit: str | None, data_dir: Path | None) -> None:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_hex(32))
             log.info("generated a hash salt in %s", path)
-        _configured = path.read_text().strip().encode()
+        return path.read_text().strip().encode() or None
     except FileExistsError:  # another process created it first: use theirs
-        _configured = path.read_text().strip().encode()
+        return path.read_text().strip().encode() or None
     except OSError as exc:
         log.error("cannot keep a hash salt in %s (%s); hashes will change on restart", data_dir, exc.strerror)
-
-
-def _salt() -> bytes:
-    if _configured is not None:
-        return _configured
-    env = os.environ.get("POLICYBOT_HASH_SALT")
-    # Without any configured salt, hashes are stable only within this process: nothing links across runs.
-    return env.encode() if env else _PROCESS_SALT
-
-
-def hash_user(user_key: str) -> str:
-    return hmac.new(_salt(), user_key.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
-
-
-def hash_event_key(key: str) -> str:
-    """`kind:ids...` → `kind:<salted hash of the ids>`, for keys that are stored (processed events).
-
-    Event keys carry conversation, member and event ids; a Teams member id is a user id. The kind stays
-    readable; every id is hashed like the user ids, so replicas sharing the salt still agree on the key.
-    """
-    kind, _, ids = key.partition(":")
-    return f"{kind}:{hash_user(ids)}"
+        return None

@@ -1,13 +1,13 @@
 """The aiohttp application every channel is served from, plus `/healthz` and `/metrics`.
 
-Channels live in `adapters/`; this module only mounts them and owns process-wide concerns: request size caps,
-health, Prometheus metrics and one log line per channel saying whether it is on.
+Channels live in `adapters/`; this module mounts each of them through the same contract,
+`mount(app, conversation, settings) -> str` (the log line saying whether it is on), and owns process-wide
+concerns: request size caps, health, Prometheus metrics, the admin routes and the storage lifecycle.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hmac
 import json
 import logging
@@ -16,16 +16,20 @@ import signal
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from adapters import slack, teams
+from adapters import web as web_chat
 from bot.assistant import Assistant
 from bot.conversation import Conversation
 from bot.errors import UnknownSchool
 from bot.metrics import Metrics
-from bot.privacy import configure_salt
+from bot.privacy import UserHasher
 from bot.reload import KnowledgeReloader
 from bot.settings import Settings
 from bot.store import Recorder, Store, database_url_for
 
 log = logging.getLogger("policybot.server")
+# Every channel, in the order their log lines appear; each is an adapter module with `mount`.
+CHANNELS = (web_chat, slack, teams)
 
 MAX_BODY_BYTES = 64 * 1024  # a question is at most 1,000 characters; anything far larger is refused with 413
 ASSISTANT = web.AppKey("assistant", Assistant)
@@ -92,18 +96,15 @@ def create_app(
     With `storage` (the default) interactions, feedback, processed events and chosen schools go to the database
     of `settings` (SQLite in the data directory, or PostgreSQL), whose schema is upgraded on start.
     """
-    from adapters import slack, teams
-    from adapters import web as web_chat
-
     settings = settings or Settings.from_env()
     storage = settings.storage if storage is None else storage
     metrics = Metrics()
     store = Store(database_url_for(settings)) if storage else None
-    if storage:
-        configure_salt(settings.hash_salt, settings.data_dir)
+    # Without storage nothing is kept, so a salt for this run alone will do (and no file is written).
+    hasher = UserHasher.for_server(settings.hash_salt, settings.data_dir if storage else None)
     recorder = Recorder(store, metrics, capacity=settings.buffer_size)
     conversation = Conversation(
-        assistant, recorder, settings.default_school, metrics, settings.store_questions
+        assistant, recorder, settings.default_school, metrics, settings.store_questions, hasher
     )
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[ASSISTANT] = assistant
@@ -114,10 +115,8 @@ def create_app(
     app[RELOADER] = KnowledgeReloader(assistant, assistant.kb.source_dir)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
-    web_chat.mount(app)
-    log.info("channel web: on (GET / and POST /api/ask need no credentials)")
-    log.info(slack.mount(app, conversation, settings))
-    log.info(teams.mount(app, conversation, settings))
+    for channel in CHANNELS:
+        log.info(channel.mount(app, conversation, settings))
     app.on_startup.append(_start_storage)
     app.on_shutdown.append(_stop_storage)
     app.on_startup.append(_start_reloading)
@@ -154,23 +153,10 @@ async def _stop_reloading(app: web.Application) -> None:
 async def _start_storage(app: web.Application) -> None:
     recorder = app[RECORDER]
     await recorder.start()
-    if recorder.store is not None:
-        log.info("storage: %s", recorder.store.kind)
-        app[_TASKS] = [asyncio.create_task(_prepare_schema(recorder)), asyncio.create_task(_purge_daily(app))]
+    recorder.start_upkeep(app[SETTINGS].retention_days)
 
 
 async def _stop_storage(app: web.Application) -> None:
-    tasks = app.get(_TASKS, [])
-    if tasks:
-        # A migration in progress is allowed to finish: cancelling it mid-statement strands the driver's thread.
-        schema, *others = tasks
-        try:
-            await asyncio.wait_for(asyncio.shield(schema), 5)
-        except (TimeoutError, Exception):  # noqa: BLE001 - shutting down either way
-            schema.cancel()
-        for task in others:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
     recorder = app[RECORDER]
     await recorder.stop()
     if recorder.store is not None:
@@ -178,45 +164,6 @@ async def _stop_storage(app: web.Application) -> None:
             await asyncio.wait_for(recorder.store.close(), 5)
         except TimeoutError:
             log.warning("database connections did not close within 5 s")
-
-
-_TASKS = web.AppKey("storage_tasks", list)
-
-
-async def _prepare_schema(recorder: Recorder) -> None:
-    """Apply migrations, retrying while the database is unreachable; answers flow meanwhile."""
-    delay = 1.0
-    assert recorder.store is not None
-    while True:
-        try:
-            revision = await asyncio.wait_for(recorder.store.upgrade(), 30)
-        except Exception as exc:  # noqa: BLE001 - down at start: keep answering, buffer, retry
-            recorder._mark_down(exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
-            continue
-        recorder.ready = True
-        recorder._mark_up()
-        log.info("storage ready: %s schema at revision %s", recorder.store.kind, revision)
-        return
-
-
-async def _purge_daily(app: web.Application) -> None:
-    """POLICYBOT_RETENTION_DAYS drives an automatic purge: at start (once the schema is there), then daily."""
-    settings, recorder = app[SETTINGS], app[RECORDER]
-    if settings.retention_days <= 0 or recorder.store is None:
-        return
-    while True:
-        if recorder.ready:
-            cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.retention_days)
-            try:
-                counts = await recorder.store.purge(cutoff)
-                log.info("retention purge (older than %d days): %s", settings.retention_days, counts)
-            except Exception as exc:  # noqa: BLE001
-                log.error("retention purge failed: %s", exc)
-            await asyncio.sleep(24 * 3600)
-        else:
-            await asyncio.sleep(5)
 
 
 def authorised(request: web.Request) -> bool:

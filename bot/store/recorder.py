@@ -15,11 +15,16 @@ What a crash (kill -9, power loss) can lose, which the README promises: an inter
 MAX_WRITE_DELAY of its answer while the database is healthy, so a crash loses at most the last second or so of
 the log (`bench/bench_crash.py` measures it). Feedback is different: the person was told it was recorded, so
 `record_durably` writes it before anyone says so, and says when it could not.
+
+The recorder also keeps the database in shape while the server runs (`start_upkeep`): it applies migrations,
+retrying while the database is unreachable (answers flow meanwhile), and purges records older than the
+retention period at start and then daily.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections import deque
 
@@ -27,7 +32,6 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 
 from bot.dedup import EventDeduplicator
 from bot.metrics import Metrics
-from bot.privacy import hash_event_key
 from bot.store.fit import RecordDoesNotFit, fit
 from bot.store.records import Feedback, Interaction, Preference
 from bot.store.store import Store
@@ -92,14 +96,69 @@ class Recorder:
         self._writing: list[Record] = []  # those records, oldest first; they go back to the buffer on failure
         # False until the schema is known to be in place: records wait, lookups use memory.
         self.ready = store is None
+        self._upkeep: list[asyncio.Task] = []
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._flush_forever())
 
+    def start_upkeep(self, retention_days: int) -> None:
+        """Bring the schema up to date in the background, then purge past `retention_days` (0: never) daily."""
+        if self.store is None:
+            return
+        log.info("storage: %s", self.store.kind)
+        self._upkeep = [asyncio.create_task(self._prepare_schema())]
+        if retention_days > 0:
+            self._upkeep.append(asyncio.create_task(self._purge_daily(retention_days)))
+
+    async def _prepare_schema(self) -> None:
+        delay = 1.0
+        assert self.store is not None
+        while True:
+            try:
+                revision = await asyncio.wait_for(self.store.upgrade(), 30)
+            except Exception as exc:  # noqa: BLE001 - down at start: keep answering, buffer, retry
+                self._mark_down(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            self.ready = True
+            self._mark_up()
+            log.info("storage ready: %s schema at revision %s", self.store.kind, revision)
+            return
+
+    async def _purge_daily(self, retention_days: int) -> None:
+        assert self.store is not None
+        while True:
+            if not self.ready:
+                await asyncio.sleep(5)
+                continue
+            cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=retention_days)
+            try:
+                counts = await self.store.purge(cutoff)
+                log.info("retention purge (older than %d days): %s", retention_days, counts)
+            except Exception as exc:  # noqa: BLE001
+                log.error("retention purge failed: %s", describe(exc))
+            await asyncio.sleep(24 * 3600)
+
+    async def _stop_upkeep(self) -> None:
+        if not self._upkeep:
+            return
+        # A migration in progress is allowed to finish: cancelling it mid-statement strands the driver's thread.
+        schema, *others = self._upkeep
+        try:
+            await asyncio.wait_for(asyncio.shield(schema), 5)
+        except (TimeoutError, Exception):  # noqa: BLE001 - shutting down either way
+            schema.cancel()
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*self._upkeep, return_exceptions=True)
+        self._upkeep = []
+
     async def stop(self, timeout: float = 5.0) -> None:
         """Let the batch being written finish (cancelling it mid-write would lose it), then write the rest."""
+        await self._stop_upkeep()
         self._stopping = True
         if self._wake is not None:
             self._wake.set()
@@ -290,9 +349,9 @@ class Recorder:
         """First delivery of an event anywhere → True. Falls back to this process's memory if the database is
         unreachable, so a retried event may then be answered by two replicas rather than by none.
 
-        The key's ids are hashed before the key is kept anywhere: no raw user, conversation or event id is stored.
+        Callers pass the key already hashed (`UserHasher.event_key`): no raw user, conversation or event id is
+        stored.
         """
-        key = hash_event_key(key)
         first_here = self.local_events.first_time(key)
         if self.store is None or not self.ready:
             return first_here

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from adapters import slack
 from adapters.slack import question_text
 from adapters.slack_blocks import SECTION_LIMIT, answer_blocks, escape
 from bot import Assistant
@@ -76,7 +77,7 @@ def run_slack(
     mapped: bool = True,
 ) -> None:
     """Run `scenario` against the real server wired to a fake Slack; the workspace maps to Wolverhampton."""
-    workspace = {f"slack:team:{FakeSlackApi.TEAM_ID}": "wolverhampton"} if mapped else {}
+    workspace = {slack.scope_key("workspaces", FakeSlackApi.TEAM_ID): "wolverhampton"} if mapped else {}
     kb = dataclasses.replace(kb, channel_schools={**workspace, **(mapping or {})})
     assistant = assistant or Assistant(kb)
     assistant.swap(kb)
@@ -238,7 +239,7 @@ def test_slash_command_answers_privately_with_a_share_button_after_the_ack(kb):
         actions = [e["action_id"] for b in reply["blocks"] if b["type"] == "actions" for e in b["elements"]]
         assert actions == ["feedback_up", "feedback_down", "share_answer"]
 
-    run_slack(kb, scenario, mapping={"slack:channel:C5": "reading"})
+    run_slack(kb, scenario, mapping={slack.scope_key("channels", "C5"): "reading"})
 
 
 def test_buttons_share_in_channel_and_feedback_reaches_the_core(kb, caplog):

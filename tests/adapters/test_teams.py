@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import jwt
 
+from adapters import teams
 from adapters.teams_cards import CARD_VERSION, CONTENT_TYPE
 from bot import Assistant
 from bot.server import create_app
@@ -49,7 +50,7 @@ def activity(
 
 
 def run_teams(kb, scenario, settings: Settings | None = None) -> None:
-    kb = dataclasses.replace(kb, channel_schools={f"teams:tenant:{TENANT}": "crynallt"})
+    kb = dataclasses.replace(kb, channel_schools={teams.scope_key("tenants", TENANT): "crynallt"})
     settings = settings or Settings(teams_no_auth=True)
 
     async def main() -> None:
