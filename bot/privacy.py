@@ -58,12 +58,14 @@ def _salt_file(data_dir: Path) -> bytes | None:
     try:
         if not path.exists():
             data_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-            log.info("generated a hash salt in %s", path)
-        return path.read_text().strip().encode() or None
-    except FileExistsError:  # another process created it first: use theirs
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another process created it first: use theirs
+                pass
+            else:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_hex(32))
+                log.info("generated a hash salt in %s", path)
         return path.read_text().strip().encode() or None
     except OSError as exc:
         log.error("cannot keep a hash salt in %s (%s); hashes will change on restart", data_dir, exc.strerror)

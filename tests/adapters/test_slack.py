@@ -427,3 +427,16 @@ def test_signed_bodies_that_are_not_a_json_object_or_not_utf8_get_400_not_500(as
         assert await h.event(dm("can i post?", "9.1"), "EvAfterBad") == 200
 
     serve_slack(assistant, scenario)
+
+
+def test_each_request_is_verified_once_by_the_front_not_again_by_bolt(assistant):
+    # AckFirstDispatcher checks the signature before anything else (the 401 tests above); bolt's own
+    # verification middleware would hash the same body a second time.
+    from adapters.slack import build_slack_app
+    from bot.conversation import Conversation
+
+    app = build_slack_app(
+        Conversation(assistant), Settings(slack_signing_secret="s", slack_bot_token="xoxb-1")
+    )
+    middleware = [type(m).__name__ for m in app._async_middleware_list]
+    assert not any("RequestVerification" in name for name in middleware), middleware

@@ -9,12 +9,17 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 
 from bot.server import create_app
+from bot.settings import Settings
 from tests.fakes.servers import serving
 
 
-def serve_and(assistant, scenario: Callable[[aiohttp.ClientSession, str], Awaitable[None]]) -> None:
+def serve_and(
+    assistant,
+    scenario: Callable[[aiohttp.ClientSession, str], Awaitable[None]],
+    settings: Settings | None = None,
+) -> None:
     async def main() -> None:
-        async with serving(create_app(assistant)) as base, aiohttp.ClientSession() as session:
+        async with serving(create_app(assistant, settings)) as base, aiohttp.ClientSession() as session:
             await scenario(session, base)
 
     asyncio.run(main())
@@ -54,8 +59,8 @@ def test_api_ask_answers_4xx_never_5xx_with_a_json_message(assistant):
     serve_and(assistant, scenario)
 
 
-def test_admin_health_reports_version_and_clause_count_and_metrics_count_answers(assistant, monkeypatch):
-    monkeypatch.setenv("POLICYBOT_ADMIN_TOKEN", "s3cret-admin")
+def test_admin_health_reports_version_and_clause_count_and_metrics_count_answers(assistant):
+    settings = Settings.from_env({"POLICYBOT_ADMIN_TOKEN": "s3cret-admin", "POLICYBOT_STORAGE": "off"})
 
     async def scenario(session, base):
         async with session.get(f"{base}/admin/health", headers={"Authorization": "Bearer s3cret-admin"}) as r:
@@ -72,7 +77,7 @@ def test_admin_health_reports_version_and_clause_count_and_metrics_count_answers
         assert 'policybot_answers_total{channel="web",status="no_match"} 1.0' in text
         assert "policybot_answer_seconds_bucket" in text
 
-    serve_and(assistant, scenario)
+    serve_and(assistant, scenario, settings)
 
 
 def test_page_is_self_contained_and_lists_schools(assistant):
