@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from bot.server import create_app
 
@@ -130,11 +130,9 @@ def test_a_person_asks_in_a_real_browser_and_sees_the_clause_citation_and_contac
     screenshot = tmp_path / "answer.png"
 
     async def main() -> None:
-        runner = web.AppRunner(create_app(assistant))
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        server = TestServer(create_app(assistant), host="127.0.0.1")
+        await server.start_server()
+        base = f"http://127.0.0.1:{server.port}"
         profile, log = tmp_path / "chromium-profile", tmp_path / "chromium.log"
         with log.open("wb") as stderr:
             browser = subprocess.Popen(
@@ -153,7 +151,7 @@ def test_a_person_asks_in_a_real_browser_and_sees_the_clause_citation_and_contac
                     await scenario(Page(ws), session, base)
         finally:
             kill(browser)
-            await runner.cleanup()
+            await server.close()
 
     async def scenario(page: Page, session: aiohttp.ClientSession, base: str) -> None:
         await page.send("Runtime.enable")

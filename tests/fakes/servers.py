@@ -13,19 +13,18 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 
 @contextlib.asynccontextmanager
 async def serving(app: web.Application) -> AsyncIterator[str]:
     """Serve `app` on a free loopback port for the duration of the block; yields its base URL."""
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
     try:
-        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        yield f"http://127.0.0.1:{server.port}"
     finally:
-        await runner.cleanup()
+        await server.close()
 
 
 class LocalServer:
@@ -35,21 +34,18 @@ class LocalServer:
         self.app = web.Application()
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.headers: list[dict[str, str]] = []
-        self._runner: web.AppRunner | None = None
+        self._server: TestServer | None = None
         self.url = ""
 
     async def start(self) -> LocalServer:
-        self._runner = web.AppRunner(self.app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        self._server = TestServer(self.app, host="127.0.0.1")
+        await self._server.start_server()
+        self.url = f"http://127.0.0.1:{self._server.port}"
         return self
 
     async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
+        if self._server:
+            await self._server.close()
 
     async def record(self, request: web.Request, name: str) -> dict[str, Any]:
         raw = await request.read()
