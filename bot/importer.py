@@ -11,9 +11,11 @@ The steps are pure functions, so each can be tested on its own:
   signature blocks, declaration forms, document-control tables), joins lines broken mid-sentence, finds the
   clause structure (numbered sections, appendices, headings, paragraphs, bullets and lettered items, each bullet
   with the sentence that introduces its list) and returns a frozen `DraftPolicy` of `DraftClause`s with warnings;
-- `render_yaml(policy)` writes it in the schema of `knowledge/README.md`;
-- `write_draft(policy, knowledge_dir)` writes `policies/<id>.yaml` atomically and never overwrites an existing
-  file unless told to.
+- `render_yaml(policy)` writes it in the schema of `knowledge/README.md`, built as ruamel.yaml data with the
+  comments a reviewer needs (what to check, each section's heading);
+- `write_draft(policy, knowledge_dir)` writes `policies/<id>.yaml` through `bot.kbedit`: atomically, never
+  over an existing file unless told to, and undone if it breaks the knowledge base (the blanks left for HR
+  to fill in aside).
 """
 
 from __future__ import annotations
@@ -21,19 +23,18 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
 import re
-import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import NamedTuple
 
-import yaml
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, FoldedScalarString
 
-from bot import import_limits
-from bot.errors import PolicyImportError
+from bot import import_limits, kbedit
+from bot.errors import PolicyImportError, Problem
 
 SUPPORTED_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".docx", ".pdf")
 SCHOOL_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -1279,67 +1280,87 @@ def summary_lines(policy: DraftPolicy) -> list[str]:
 # -- YAML --------------------------------------------------------------------------------------------------------
 
 
-def _quoted(value: str | None) -> str:
-    return "null" if value is None else json.dumps(value, ensure_ascii=False)
+def draft_document(policy: DraftPolicy, *, today: dt.date | None = None, folded: bool = True) -> CommentedMap:
+    """The draft as round-trip YAML data, with the comments a reviewer needs: what to check, and each section.
 
-
-def _text_field(key: str, value: str | None, indent: int, folded: bool) -> list[str]:
-    pad = " " * indent
-    single = f"{pad}{key}: {_quoted(value)}"
-    if value is None or not folded or len(single) <= YAML_WIDTH:
-        return [single]
-    width = YAML_WIDTH - indent - 2
-    lines, current = [], ""
-    for word in value.split(" "):
-        if current and len(current) + 1 + len(word) > width:
-            lines.append(current)
-            current = word
-        else:
-            current = f"{current} {word}" if current else word
-    lines.append(current)
-    return [f"{pad}{key}: >-", *(f"{pad}  {line}" for line in lines)]
-
-
-def _id_scalar(value: str) -> str:
-    return value if re.match(r"^[a-z][a-z0-9_.\-]*$", value) else _quoted(value)
-
-
-def _render(policy: DraftPolicy, folded: bool, generated: str) -> str:
-    out = [
-        f"# DRAFT imported from {policy.source or 'a document'} by `policybot kb import` on {generated}.",
-        "# HR: check every clause against the document, fill in topics, contacts, examples and topic_notes,",
-        "# then run `policybot kb validate`. Remove this comment when the file is reviewed.",
-        "policy:",
-        f"  id: {_quoted(policy.id)}",
-    ]
+    Strings are double-quoted (`null` where the document gave nothing), as HR write them; with `folded`, a text
+    too long for one line of 110 columns is folded into a `>-` block at word boundaries.
+    """
+    generated = (today or dt.date.today()).isoformat()
+    meta = CommentedMap([("id", _string(policy.id))])
     for key in ("title", "issuer", "date", "version", "review_date", "source"):
-        out.append(f"  {key}: {_quoted(getattr(policy, key))}")
-    out.append("topic_notes: {}")
-    out.append("clauses:")
+        meta[key] = _string(getattr(policy, key))
+    clauses = CommentedSeq()
     titles = dict(policy.group_titles)
-    group = None
+    headings: dict[int, str] = {}  # clause index -> the heading comment of the section it starts
     for c in policy.clauses:
-        if c.group != group:
-            group = c.group
-            out.append(f"  # {collapse(group_label(group, titles.get(group)))}")
-        out.append(f"  - id: {_id_scalar(c.id)}")
-        out.append(f"    section: {_quoted(c.section)}")
-        out.append(f"    heading: {_quoted(c.heading)}")
-        out.extend(_text_field("lead_in", c.lead_in, 4, folded))
-        out.extend(_text_field("text", c.text, 4, folded))
-        out.append("    topics: []")
-        out.append("    contacts: []")
-        out.append("    examples: []")
-    return "\n".join(out) + "\n"
+        if not clauses or c.group != policy.clauses[len(clauses) - 1].group:
+            heading = collapse(group_label(c.group, titles.get(c.group)))
+            if heading:
+                headings[len(clauses)] = heading
+        clauses.append(
+            CommentedMap(
+                [
+                    ("id", c.id if _PLAIN_ID.match(c.id) else _string(c.id)),
+                    ("section", _string(c.section)),
+                    ("heading", _string(c.heading)),
+                    ("lead_in", _text("lead_in", c.lead_in, folded)),
+                    ("text", _text("text", c.text, folded)),
+                    # Empty for HR to fill: the importer does not guess topics, contacts or questions.
+                    ("topics", CommentedSeq()),
+                    ("contacts", CommentedSeq()),
+                    ("examples", CommentedSeq()),
+                ]
+            )
+        )
+    for index, heading in headings.items():  # ruamel.yaml hangs a comment on an item that is already there
+        clauses.yaml_set_comment_before_after_key(index, before=heading, indent=2)
+    document = CommentedMap([("policy", meta), ("topic_notes", CommentedMap()), ("clauses", clauses)])
+    document.yaml_set_start_comment(
+        f"DRAFT imported from {policy.source or 'a document'} by `policybot kb import` on {generated}.\n"
+        "HR: check every clause against the document, fill in topics, contacts, examples and topic_notes,\n"
+        "then run `policybot kb validate`. Remove this comment when the file is reviewed."
+    )
+    return document
+
+
+_PLAIN_ID = re.compile(r"^[a-z][a-z0-9_.\-]*$")
+_CLAUSE_INDENT = 4  # a clause's keys sit under `  - `
+
+
+def _string(value: str | None) -> DoubleQuotedScalarString | None:
+    return None if value is None else DoubleQuotedScalarString(value)
+
+
+def _text(key: str, value: str | None, folded: bool) -> DoubleQuotedScalarString | FoldedScalarString | None:
+    """A clause text: on one line when it fits 110 columns, else (with `folded`) folded at word boundaries."""
+    one_line = _CLAUSE_INDENT + len(key) + 2 + len(json.dumps(value, ensure_ascii=False))
+    if value is None or not folded or one_line <= YAML_WIDTH:
+        return _string(value)
+    width = YAML_WIDTH - _CLAUSE_INDENT - 2  # the folded lines sit two columns in from the key
+    folds: list[int] = []  # the spaces that become line breaks
+    line, start = 0, 0  # the length of the line so far; where the next word starts in `value`
+    for word in value.split(" "):
+        if line and line + 1 + len(word) > width:
+            folds.append(start - 1)
+            line = len(word)
+        else:
+            line = line + 1 + len(word) if line else len(word)
+        start += len(word) + 1
+    text = FoldedScalarString(value)
+    text.fold_pos = folds
+    return text
 
 
 def render_yaml(policy: DraftPolicy, *, today: dt.date | None = None) -> str:
     """The draft in the knowledge-base schema; long texts folded at 110 columns, checked to read back the same."""
-    generated = (today or dt.date.today()).isoformat()
     expected = [(c.id, c.section, c.heading, c.lead_in, c.text) for c in policy.clauses]
     for folded in (True, False):
-        text = _render(policy, folded, generated)
-        data = yaml.safe_load(text)
+        text = kbedit.dump(draft_document(policy, today=today, folded=folded))
+        try:
+            data = kbedit.plain(text)
+        except kbedit.Unreadable:
+            continue
         got = [
             (c["id"], c["section"], c["heading"], c["lead_in"], c["text"]) for c in data.get("clauses") or []
         ]
@@ -1351,6 +1372,14 @@ def render_yaml(policy: DraftPolicy, *, today: dt.date | None = None) -> str:
 # -- writing -----------------------------------------------------------------------------------------------------
 
 
+class DraftRejected(PolicyImportError):
+    """The draft would have made the knowledge base invalid, so it was not kept. `problems` are the errors."""
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()):
+        super().__init__(message)
+        self.problems = tuple(problems)
+
+
 def draft_path(knowledge_dir: Path | str, policy_id: str) -> Path:
     return Path(knowledge_dir) / "policies" / f"{check_policy_id(policy_id)}.yaml"
 
@@ -1358,9 +1387,12 @@ def draft_path(knowledge_dir: Path | str, policy_id: str) -> Path:
 def write_draft(
     policy: DraftPolicy, knowledge_dir: Path | str, *, force: bool = False, text: str | None = None
 ) -> Path:
-    """Write `policies/<id>.yaml` under `knowledge_dir` through a temporary file in the same directory.
+    """Write `policies/<id>.yaml` under `knowledge_dir` atomically, and keep it only if the knowledge base
+    still validates (errors it had already aside).
 
     Without `force` an existing file is never replaced, even one created while the draft was being written.
+    A draft that adds errors is removed (or, with `force`, the file it replaced put back) and DraftRejected
+    names the errors.
     """
     knowledge_dir = Path(knowledge_dir)
     if not knowledge_dir.is_dir():
@@ -1370,31 +1402,39 @@ def write_draft(
         raise PolicyImportError(f"{target} already exists; use --force to overwrite it")
     content = text if text is not None else render_yaml(policy)
     target.parent.mkdir(exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    tmp = Path(tmp_name)
+    blanks = _blanks_for_hr(target, content)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if force:
-            os.replace(tmp, target)
-        else:
-            _link_no_clobber(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+        kbedit.write_checked(
+            target, content.encode("utf-8"), knowledge_dir, create_only=not force, expected=blanks
+        )
+    except kbedit.AlreadyExists:
+        raise PolicyImportError(f"{target} already exists; use --force to overwrite it") from None
+    except kbedit.EditRejected as exc:
+        first = f": {exc.problems[0]}" if exc.problems else ""
+        more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+        raise DraftRejected(f"{exc.user_message}{first}{more}", exc.problems) from exc
     return target
 
 
-def _link_no_clobber(tmp: Path, target: Path) -> None:
+def _blanks_for_hr(target: Path, content: str) -> Callable[[Problem], bool]:
+    """The errors a draft is meant to have: on the `policy:` lines it leaves `null` for HR to fill in.
+
+    A document that does not state its title or issuer gives a draft the knowledge base cannot load yet; the
+    summary has already told HR to fill them in, so those errors are theirs to fix, not a reason to refuse
+    the draft. Any other error it adds (it does not parse, it clashes with another file) is.
+    """
     try:
-        os.link(tmp, target)  # atomic, and fails if the target appeared meanwhile
-    except FileExistsError:
-        raise PolicyImportError(f"{target} already exists; use --force to overwrite it") from None
-    except OSError:  # no hard links on this file system
-        if target.exists():
-            raise PolicyImportError(f"{target} already exists; use --force to overwrite it") from None
-        os.replace(tmp, target)
+        data = kbedit.load(content, target)
+        meta = data["policy"]
+        lines = {meta.lc.key(key)[0] + 1 for key, value in meta.items() if value is None}
+    except (kbedit.Unreadable, AttributeError, KeyError, TypeError):
+        return lambda _problem: False
+
+    def expected(problem: Problem) -> bool:
+        parts = Path(problem.file).parts  # the loader names files from the knowledge directory's parent
+        return problem.line in lines and bool(parts) and target.parts[-len(parts) :] == parts
+
+    return expected
 
 
 def normalise_for_match(text: str) -> str:

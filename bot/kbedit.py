@@ -173,13 +173,15 @@ def write_checked(
     check: Check = check_knowledge,
     before: Sequence[Problem] | None = None,
     landed: Callable[[KnowledgeBase], bool] | None = None,
+    expected: Callable[[Problem], bool] | None = None,
 ) -> KnowledgeBase | None:
     """Write `content` to `path` atomically, then check `knowledge_dir`; undo the write if it added errors.
 
     A write may not add errors: every error after it must have been reported before it (`before`, the
     problems of a check the caller has just run, else one run here), so a knowledge base that already has an
     unrelated error can still take a new draft. With `landed`, the checked knowledge base must also satisfy it
-    (the change reads back as meant). Undoing puts the original bytes back, or removes a file that was not
+    (the change reads back as meant). Errors `expected` accepts are the caller's to report, not a reason to
+    undo (a draft's blanks that HR must fill in). Undoing puts the original bytes back, or removes a file that was not
     there, and raises EditRejected carrying the new errors. Returns the checked knowledge base, None when it
     has (old) errors.
     """
@@ -190,7 +192,11 @@ def write_checked(
     write_atomically(path, content, create_only=create_only)
     kb, problems = check(directory)
     known = {str(p) for p in before if p.severity == "error"}
-    added = [p for p in problems if p.severity == "error" and str(p) not in known]
+    added = [
+        p
+        for p in problems
+        if p.severity == "error" and str(p) not in known and not (expected is not None and expected(p))
+    ]
     if not added and (landed is None or (kb is not None and landed(kb))):
         return kb
     if original is None:

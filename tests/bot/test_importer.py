@@ -6,6 +6,7 @@ text must be contained in one draft clause's text, for at least 90% of the curat
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 from pathlib import Path
@@ -18,6 +19,7 @@ from bot.cli import cli
 from bot.importer import (
     Block,
     DraftPolicy,
+    DraftRejected,
     PolicyImportError,
     check_policy_id,
     clean_inline,
@@ -447,6 +449,68 @@ def test_write_draft_is_atomic_and_never_overwrites_without_force(tmp_path: Path
     assert sorted(p.name for p in (tmp_path / "policies").iterdir()) == [
         "school-1.yaml"
     ]  # no temp files left
+
+
+def test_the_draft_keeps_the_hints_a_reviewer_relies_on():
+    draft = parse(
+        "1. Scope\n\n1.1 All staff.\n\n2. Conduct\n\n2.1 " + "Staff must take care online. " * 8 + "\n",
+        "school-1",
+    )
+    text = render_yaml(draft, today=dt.date(2026, 1, 2))
+    assert text.splitlines()[:3] == [
+        "# DRAFT imported from a document by `policybot kb import` on 2026-01-02.",
+        "# HR: check every clause against the document, fill in topics, contacts, examples and topic_notes,",
+        "# then run `policybot kb validate`. Remove this comment when the file is reviewed.",
+    ]
+    assert "clauses:\n  # 1. Scope\n  - id: school-1.1.1\n" in text
+    assert "    examples: []\n  # 2. Conduct\n  - id: school-1.2.1\n" in text
+    assert "    text: >-\n      Staff must take care online." in text  # too long for a line: folded
+    assert '    text: "All staff."\n' in text and "    lead_in: null\n" in text
+
+
+def test_the_importers_draft_loads_and_validates(kb_copy: Path):
+    draft = import_policy(seed("rutland-county-council-2017.txt"), "oakham")
+    target = write_draft(draft, kb_copy)
+    kb, problems = check_knowledge(kb_copy)
+    assert kb is not None, [str(p) for p in problems if p.severity == "error"]
+    policy = kb.policies["oakham"]
+    assert [(c.id, c.text, c.lead_in) for c in policy.clauses] == [
+        (c.id, c.text, c.lead_in) for c in draft.clauses
+    ]
+    assert (policy.title, policy.issuer) == (draft.title, draft.issuer)
+    assert not [p for p in problems if p.severity == "error" and "oakham" in p.file]
+    assert target.stat().st_mode & 0o777 != 0o600  # not left private like the temporary file it was
+
+
+def test_a_draft_that_would_break_the_knowledge_base_is_not_kept(kb_copy: Path):
+    draft = parse("1. Scope\n\n1.1 All staff.\n", "school-1")
+    target = kb_copy / "policies" / "school-1.yaml"
+    with pytest.raises(DraftRejected, match="the new file was removed") as caught:
+        write_draft(draft, kb_copy, text="policy: [unclosed\n")
+    assert caught.value.problems and not target.exists()
+    howitt = kb_copy / "policies" / "howitt.yaml"
+    original = howitt.read_bytes()
+    with pytest.raises(DraftRejected, match="restored unchanged"):
+        write_draft(parse("1. Scope\n\n1.1 All staff.\n", "howitt"), kb_copy, force=True, text="policy: [\n")
+    assert howitt.read_bytes() == original
+    assert not list(howitt.parent.glob(".*.tmp"))
+
+
+def test_a_draft_without_a_title_or_issuer_is_written_for_hr_to_fill_them_in(kb_copy: Path):
+    draft = parse("1. Scope\n\n1.1 All staff.\n", "school-1")
+    assert draft.title is None and draft.issuer is None
+    target = write_draft(draft, kb_copy)
+    kb, problems = check_knowledge(kb_copy)
+    errors = [p.message for p in problems if p.severity == "error"]
+    assert kb is None and errors == ["`title` is missing or empty", "`issuer` is missing or empty"]
+    assert all(p.file.endswith("policies/school-1.yaml") for p in problems if p.severity == "error")
+    assert target.exists()
+
+
+def test_a_draft_goes_into_a_knowledge_base_that_already_has_unrelated_errors(kb_copy: Path):
+    (kb_copy / "policies" / "reading.yaml").write_text("policy: [unclosed\n", encoding="utf-8")
+    target = write_draft(parse("1. Scope\n\n1.1 All staff.\n", "school-1"), kb_copy)
+    assert yaml.safe_load(target.read_text(encoding="utf-8"))["clauses"][0]["text"] == "All staff."
 
 
 @pytest.mark.parametrize("bad", ["", "Howitt", "../etc", "a b", "x.y", "-lead"])
