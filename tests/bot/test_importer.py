@@ -30,10 +30,11 @@ from bot.importer import (
     summary_lines,
     write_draft,
 )
-from bot.importer_cli import import_command
 from bot.knowledge import check_knowledge, load_knowledge
 from tests.conftest import KNOWLEDGE, SHARED
 
+# `policybot kb import` as registered, wherever the CLI package defines it.
+import_command = cli.commands["kb"].commands["import"]  # type: ignore[attr-defined]
 SEEDS = SHARED / "seeds"
 SEED_POLICIES = {
     "howitt-primary-derbyshire-2018.txt": ("howitt",),
