@@ -104,6 +104,11 @@ class Assistant:
     def kb(self) -> KnowledgeBase:
         return self._snapshot.kb
 
+    @property
+    def retriever(self) -> Retriever:
+        """The search over the knowledge base now being served (for HR's report and suggestions)."""
+        return self._snapshot.retriever
+
     def swap(self, kb: KnowledgeBase) -> None:
         """Build the new indexes off to the side, then replace the snapshot in one step."""
         self.install(self.build(kb))

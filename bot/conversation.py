@@ -20,9 +20,9 @@ from bot.compose import Answer
 from bot.errors import PolicyBotError, UnknownSchool
 from bot.metrics import Metrics
 from bot.privacy import UserHasher
+from bot.records import Feedback, Interaction
 from bot.store.fit import LIMITS
 from bot.store.recorder import Recorder
-from bot.store.records import Feedback, Interaction
 
 log = logging.getLogger("policybot.conversation")
 

@@ -8,12 +8,24 @@ import datetime as dt
 import io
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 from bot.assistant import Assistant
-from bot.store.records import Interaction
-from bot.store.store import Store
+from bot.records import Feedback, Interaction
 from bot.suggest import Nearest, nearest_clauses
+
+
+class InteractionLog(Protocol):
+    """Where the report reads from: the database's `Store`, or anything else holding the same records."""
+
+    async def interactions(
+        self, since: dt.datetime | None = None, school: str | None = None
+    ) -> Sequence[Interaction]: ...
+
+    async def feedback(self, since: dt.datetime | None = None) -> Sequence[Feedback]: ...
+
 
 _PERIOD = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
 
@@ -74,7 +86,7 @@ class Report:
 def _nearest(assistant: Assistant, school: str, question: str) -> tuple[Nearest, ...]:
     if not question:
         return ()
-    return nearest_clauses(assistant._snapshot.retriever, school, question)
+    return nearest_clauses(assistant.retriever, school, question)
 
 
 def _items(assistant: Assistant, school: str, rows: list[Interaction], clause_of=None) -> tuple[Item, ...]:
@@ -102,7 +114,7 @@ def _items(assistant: Assistant, school: str, rows: list[Interaction], clause_of
 
 
 async def build_report(
-    store: Store,
+    store: InteractionLog,
     assistant: Assistant,
     since: dt.datetime,
     school: str | None = None,

@@ -36,8 +36,8 @@ from bot.assistant import clean_question
 from bot.compose import cite
 from bot.errors import PolicyBotError, Problem
 from bot.knowledge import Clause, KnowledgeBase, check_knowledge
+from bot.records import Feedback, Interaction
 from bot.retrieval import Retriever
-from bot.store.records import Feedback, Interaction
 
 SIMILARITY = 0.5  # Jaccard similarity of two wordings' term sets at which they count as one question
 NEAREST = 3  # clauses shown per group

@@ -4,8 +4,8 @@
 `Recorder` sits in front of it so that answering never waits for, or fails with, the database.
 """
 
+from bot.records import Feedback, Interaction
 from bot.store.recorder import Recorder
-from bot.store.records import Feedback, Interaction
 from bot.store.store import Store, database_url_for, open_store
 
 __all__ = ["Feedback", "Interaction", "Recorder", "Store", "database_url_for", "open_store"]

@@ -17,8 +17,8 @@ import re
 
 from sqlalchemy import String, Table
 
+from bot.records import Feedback, Interaction, Preference
 from bot.store import schema
-from bot.store.records import Feedback, Interaction, Preference
 
 Record = Interaction | Feedback | Preference
 

@@ -32,8 +32,8 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 
 from bot.dedup import EventDeduplicator
 from bot.metrics import Metrics
+from bot.records import Feedback, Interaction, Preference
 from bot.store.fit import RecordDoesNotFit, fit
-from bot.store.records import Feedback, Interaction, Preference
 from bot.store.store import Store
 
 log = logging.getLogger("policybot.store")

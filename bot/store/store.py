@@ -19,9 +19,9 @@ from sqlalchemy import delete, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.records import Feedback, Interaction
 from bot.settings import Settings
 from bot.store import schema
-from bot.store.records import Feedback, Interaction
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK = 7_341_002  # pg_advisory_xact_lock key: replicas starting together migrate one at a time

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.records import Feedback, Interaction, Preference
 from bot.store import schema
 from bot.store.fit import LIMITS, RecordDoesNotFit, clean_text, fit
-from bot.store.records import Feedback, Interaction, Preference
 
 
 def test_lone_surrogates_become_the_replacement_character_and_nul_is_removed():
