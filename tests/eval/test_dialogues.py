@@ -1,0 +1,88 @@
+"""The dialogue set is sound: well-formed conversations whose every expected quote is real text of that school's policy.
+
+tests/eval/dialogues.yaml holds multi-turn conversations, each sent as one thread (shared/eval/README.md,
+"Dialogue format"). A turn either expects 1-3 quotes from the asker's own school's policy or expects no policy
+answer at all (`expect: no_match`), and only a turn with a quote can be marked sensitive. Quotes are checked
+against the seed texts in shared/seeds after the scoring normalisation, each within one line of its seed, so a
+quote never spans a list break the clauses are split on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import yaml
+
+from bot.evaluation import normalise_for_scoring
+from tests.conftest import CORE_ROLES as ROLES
+from tests.conftest import REPO, SHARED
+
+SEEDS = SHARED / "seeds"
+SEED_FILES = {
+    "howitt": "howitt-primary-derbyshire-2018.txt",
+    "wolverhampton": "wolverhampton-connected-2022.txt",
+    "crynallt": "neath-port-talbot-crynallt.txt",
+    "rutland": "rutland-county-council-2017.txt",
+    "reading": "reading-borough-school.txt",
+}
+DIALOGUE_SET = REPO / "tests" / "eval" / "dialogues.yaml"
+DIALOGUES = yaml.safe_load(DIALOGUE_SET.read_text(encoding="utf-8"))["dialogues"]
+TURN_KEYS = {"question", "quote_any", "contact_any", "expect", "sensitive"}
+
+
+@pytest.fixture(scope="module")
+def seed_lines() -> dict[str, list[str]]:
+    if not SEEDS.exists():
+        pytest.skip("shared/seeds is not beside this checkout")
+    return {
+        school: [
+            normalise_for_scoring(line) for line in (SEEDS / name).read_text(encoding="utf-8").splitlines()
+        ]
+        for school, name in SEED_FILES.items()
+    }
+
+
+def test_dialogue_ids_are_unique():
+    assert not [i for i, n in Counter(d["id"] for d in DIALOGUES).items() if n > 1]
+
+
+@pytest.mark.parametrize("dialogue", DIALOGUES, ids=lambda d: d["id"])
+def test_a_dialogue_is_at_a_known_school_and_every_turn_asks_something(dialogue):
+    assert dialogue["school"] in SEED_FILES
+    assert dialogue["turns"], "a dialogue has at least one turn"
+    for turn in dialogue["turns"]:
+        assert set(turn) <= TURN_KEYS, turn
+        assert isinstance(turn["question"], str) and turn["question"].strip(), turn
+
+
+@pytest.mark.parametrize("dialogue", DIALOGUES, ids=lambda d: d["id"])
+def test_a_turn_expects_either_quotes_or_no_match_and_only_known_contacts(dialogue):
+    for turn in dialogue["turns"]:
+        question = turn["question"]
+        assert set(turn.get("contact_any") or ()) <= ROLES, question
+        if turn.get("expect") == "no_match":
+            assert not turn.get("quote_any") and not turn.get("contact_any"), question
+            assert not turn.get("sensitive"), "only a turn with a quote can be sensitive: " + question
+            continue
+        assert "expect" not in turn, question
+        assert 1 <= len(turn["quote_any"]) <= 3, question
+        assert turn.get("sensitive", False) in (True, False), question
+
+
+@pytest.mark.parametrize("dialogue", DIALOGUES, ids=lambda d: d["id"])
+def test_every_quote_is_within_one_line_of_that_schools_seed_policy(dialogue, seed_lines):
+    lines = seed_lines[dialogue["school"]]
+    for turn in dialogue["turns"]:
+        for quote in turn.get("quote_any") or ():
+            wanted = normalise_for_scoring(quote)
+            assert any(wanted in line for line in lines), (dialogue["id"], quote)
+
+
+def test_the_set_has_follow_ups_drift_and_sensitive_first_turns_at_every_school():
+    per_school = Counter(d["school"] for d in DIALOGUES)
+    assert set(per_school) == set(SEED_FILES)
+    assert sum(len(d["turns"]) > 1 for d in DIALOGUES) == len(DIALOGUES), "every dialogue has a follow-up"
+    follow_ups = [t for d in DIALOGUES for t in d["turns"][1:]]
+    assert sum(t.get("expect") == "no_match" for t in follow_ups) >= 5
+    assert sum(bool(d["turns"][0].get("sensitive")) for d in DIALOGUES) >= 5
