@@ -6,17 +6,19 @@ single assignment and a question in flight always sees one consistent version.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.compose import DEEP_SEARCH, Answer, Composer
 from bot.errors import InvalidQuestion
+from bot.followup import search_in_thread
 from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.records import Turn
 from bot.retrieval import Retriever
 from bot.semantic import Embedder, Progress, shared_embedder
-from bot.settings import Settings
 
 MAX_QUESTION_CHARS = 1000
 
@@ -41,7 +43,7 @@ def build_snapshot(
     return Snapshot(kb, retriever, Composer(kb, retriever))
 
 
-SHARED = "shared"  # Assistant(embedder=SHARED): the process's embedder, cached where Settings say
+SHARED = "shared"  # Assistant(embedder=SHARED): the process's embedder for the given cache file
 
 
 def clean_question(question: object) -> str:
@@ -68,8 +70,25 @@ def clean_question(question: object) -> str:
     return text
 
 
+def _environment_cache() -> Path:
+    """The cache file the environment names, for callers that pass none.
+
+    A bridge: tests build `Assistant(kb)` and share one warm cache through POLICYBOT_EMBEDDING_CACHE (their
+    subprocess servers must start warm). Once they pass `embedding_cache=`, this goes, and `Settings.from_env`
+    is called only by the command line's root group.
+    """
+    from bot.settings import Settings
+
+    return Settings.from_env().embedding_cache
+
+
 class Assistant:
-    """Answers questions from one knowledge base at a time; `semantic_off` says why semantic search is off."""
+    """Answers questions from one knowledge base at a time; `semantic_off` says why semantic search is off.
+
+    With `embedder=SHARED` the process's embedder is used, its vectors cached in the SQLite file
+    `embedding_cache`: the caller's `Settings.embedding_cache` (the command line passes it). `quick_start` (the command line) lets the embedding model finish loading
+    in the background while the knowledge base is indexed, and waits for it at the first question.
+    """
 
     def __init__(
         self,
@@ -78,10 +97,11 @@ class Assistant:
         embedder: Embedder | None | str = SHARED,
         embedding_cache: Path | None = None,
         progress: Progress | None = None,
+        quick_start: bool = False,
     ):
         self.semantic_off: str | None = None
         if embedder == SHARED:
-            status = shared_embedder(embedding_cache or Settings.from_env().embedding_cache)
+            status = shared_embedder(embedding_cache or _environment_cache(), background=quick_start)
             embedder, self.semantic_off = status.embedder, status.reason
         elif embedder is None:
             self.semantic_off = "turned off"
@@ -117,10 +137,12 @@ class Assistant:
         """Serve `snapshot` from the next question on; a question in flight keeps the one it started with."""
         self._snapshot = snapshot
 
-    def ask(self, question: object, school_id: str) -> Answer:
+    def ask(self, question: object, school_id: str, context: Sequence[Turn] = ()) -> Answer:
+        """The answer to `question` from `school_id`'s policies; `context` is its thread's earlier turns."""
         snap = self._snapshot
         school = snap.kb.school(school_id)
         text = clean_question(question)
         # Deep enough for the composer to find distinct related clauses without searching (and embedding) twice.
-        result = snap.retriever.search(school.id, text, limit=DEEP_SEARCH)
-        return snap.composer.compose(school, text, result, self._today())
+        found = search_in_thread(snap.retriever, school.id, text, context, limit=DEEP_SEARCH)
+        answer = snap.composer.compose(school, text, found.result, self._today())
+        return dataclasses.replace(answer, follow_up=True) if found.follow_up else answer

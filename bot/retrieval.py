@@ -28,7 +28,7 @@ from rank_bm25 import BM25Okapi
 
 from bot.analysis import Analyzer
 from bot.knowledge import Clause, KnowledgeBase, Route
-from bot.semantic import Embedder, Progress, VectorStore
+from bot.semantic import Embedder, ModelUnavailable, Progress, VectorStore
 
 # Tuned on ../shared/eval/dev.yaml and tests/eval/chat*.yaml (see README, "Retrieval figures").
 K1 = 1.2
@@ -438,7 +438,12 @@ class Retriever:
 
     def search(self, school_id: str, question: str, limit: int = 3) -> SearchResult:
         self.kb.school(school_id)  # raises UnknownSchool with the list of known ones
-        vector = self.embedder.question(question) if self.embedder is not None else None
+        vector = None
+        if self.embedder is not None:
+            try:
+                vector = self.embedder.question(question)
+            except ModelUnavailable:  # a model loading in the background (the command line) that failed
+                vector = None
         result = self.indexes[school_id].search(question, limit, vector)
         route, _ = self.routes.match(question, vector, result.nearest_example)
         return result if route is None else dataclasses.replace(result, route=route)

@@ -63,9 +63,14 @@ def default_model_path() -> Path:
 
 
 class EmbeddingModel:
-    """Text to unit-length 384-d vectors: WordPiece, the ONNX encoder, mean pooling over real tokens, L2."""
+    """Text to unit-length 384-d vectors: WordPiece, the ONNX encoder, mean pooling over real tokens, L2.
 
-    def __init__(self, model_path: Path | None = None, threads: int = 1):
+    The files are checked against their pinned hashes at once. With `background`, the tokenizer and the
+    onnxruntime session (about 0.3 s of graph optimisation) are then made on a thread, and the first `embed`
+    waits for them: a command line indexes the knowledge base meanwhile, from cached vectors.
+    """
+
+    def __init__(self, model_path: Path | None = None, threads: int = 1, background: bool = False):
         path = model_path or default_model_path()
         if not path.is_file():
             raise ModelUnavailable(f"model file not found: {path}")
@@ -74,26 +79,56 @@ class EmbeddingModel:
         if _sha256(TOKENIZER_PATH) != TOKENIZER_SHA256:
             raise ModelUnavailable("tokenizer file does not match its pinned sha256")
         try:
-            import onnxruntime as ort
-            from tokenizers import Tokenizer
+            import onnxruntime  # noqa: F401
+            import tokenizers  # noqa: F401
         except ImportError as exc:
             raise ModelUnavailable(f"{exc.name} is not installed") from exc
-        self._tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
-        self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._path, self._threads = path, threads
+        self._lock = threading.Lock()  # the session is thread-safe, the tokenizer's padding state is not
+        self._loaded: tuple | None = None
+        self._failed: ModelUnavailable | None = None
+        self._loader: threading.Thread | None = None
+        if background:
+            self._loader = threading.Thread(target=self._load_quietly, name="embedding-model", daemon=True)
+            self._loader.start()
+        else:
+            self._loaded = self._load()
+
+    def _load(self) -> tuple:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
+        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         options = ort.SessionOptions()
         # One thread per question keeps a busy server's two cores for two questions, not one.
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = self._threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         try:
-            self._session = ort.InferenceSession(
-                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            session = ort.InferenceSession(
+                str(self._path), sess_options=options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors for a bad file
-            raise ModelUnavailable(f"onnxruntime could not load {path.name}: {exc}") from exc
-        self._inputs = {i.name for i in self._session.get_inputs()}
-        self._lock = threading.Lock()  # the session is thread-safe, the tokenizer's padding state is not
+            raise ModelUnavailable(f"onnxruntime could not load {self._path.name}: {exc}") from exc
+        return tokenizer, session, {i.name for i in session.get_inputs()}
+
+    def _load_quietly(self) -> None:
+        try:
+            self._loaded = self._load()
+        except ModelUnavailable as exc:
+            self._failed = exc
+
+    def _parts(self) -> tuple:
+        """The tokenizer, session and input names, once loaded; ModelUnavailable if loading failed."""
+        if self._loaded is None:
+            if self._loader is not None:
+                self._loader.join()
+            if self._failed is not None:
+                raise self._failed
+        assert self._loaded is not None
+        return self._loaded
 
     def embed(self, texts: Sequence[str], max_tokens: int = MAX_TOKENS) -> np.ndarray:
         """Vectors for `texts`, one row each, float32, unit length; each text cut at `max_tokens` word pieces."""
@@ -101,15 +136,16 @@ class EmbeddingModel:
             return np.zeros((0, DIMENSION), dtype=np.float32)
         # The tokenizer takes only valid Unicode: a lone surrogate from a client becomes "?".
         clean = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]
+        tokenizer, session, inputs = self._parts()
         with self._lock:
-            self._tokenizer.enable_truncation(max_length=max_tokens)
-            encodings = self._tokenizer.encode_batch(clean)
+            tokenizer.enable_truncation(max_length=max_tokens)
+            encodings = tokenizer.encode_batch(clean)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in self._inputs:
+        if "token_type_ids" in inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        hidden = self._session.run(None, feeds)[0]
+        hidden = session.run(None, feeds)[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
@@ -278,11 +314,13 @@ class Embedder:
         return out
 
 
-def load_embedder(cache_path: Path | None, model_path: Path | None = None) -> Embedder:
+def load_embedder(
+    cache_path: Path | None, model_path: Path | None = None, background: bool = False
+) -> Embedder:
     """The embedder with its vectors cached in the SQLite file `cache_path` (None: memory only).
 
-    Raises ModelUnavailable."""
-    return Embedder(EmbeddingModel(model_path), EmbeddingCache(cache_path))
+    Raises ModelUnavailable; with `background`, only for what can be checked at once (see EmbeddingModel)."""
+    return Embedder(EmbeddingModel(model_path, background=background), EmbeddingCache(cache_path))
 
 
 @dataclass(frozen=True)
@@ -297,13 +335,14 @@ _shared: dict[Path | None, SemanticStatus] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_embedder(cache_path: Path | None) -> SemanticStatus:
-    """One embedder per process and cache file: the model is loaded once, however many assistants."""
+def shared_embedder(cache_path: Path | None, background: bool = False) -> SemanticStatus:
+    """One embedder per process and cache file (None: vectors in memory only): the model is loaded once,
+    however many assistants. `background`: see EmbeddingModel."""
     with _shared_lock:
         status = _shared.get(cache_path)
         if status is None:
             try:
-                status = SemanticStatus(load_embedder(cache_path))
+                status = SemanticStatus(load_embedder(cache_path, background=background))
             except ModelUnavailable as exc:
                 log.warning("semantic search off, answering on BM25 alone: %s", exc.reason)
                 status = SemanticStatus(None, exc.reason)

@@ -1,7 +1,8 @@
 """`policybot kb suggest`: unanswered and 👎-voted questions grouped by similarity, and `--accept` to turn one
 into an example question of the clause that answers it.
 
-A thin click wrapper over `bot.suggest`; bot/cli.py mounts it in the `kb` group as `suggest`.
+A thin click wrapper over `bot.suggest`; `bot.cli.knowledge` mounts it in the `kb` group. `bot.suggest` reads
+the log's records, so it is imported when the command runs, not when the command line starts.
 """
 
 from __future__ import annotations
@@ -9,27 +10,16 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
 
-from bot.errors import KnowledgeError, PolicyBotError
-from bot.knowledge import KnowledgeBase, default_knowledge_dir, load_knowledge
-from bot.retrieval import Retriever
-from bot.settings import Settings
-from bot.suggest import (
-    Asked,
-    EditRejected,
-    Group,
-    add_example,
-    build_groups,
-    check_clause_for_school,
-    find_clause,
-    find_group,
-    from_log,
-    read_jsonl,
-)
+from bot.cli import common
+
+if TYPE_CHECKING:
+    from bot.knowledge import KnowledgeBase
+    from bot.suggest import Asked, Group
 
 EVAL_HINT = "Next: run `policybot eval QUESTIONS.yaml` on your question sets to see the effect."
 RELOAD_NOTE = "A running server picks up the edited file by itself (hot reload)."
@@ -46,24 +36,8 @@ class _Source:
     without_text: int = 0
 
 
-def _directory(ctx: click.Context, knowledge: Path | None) -> Path:
-    root = ctx.find_root().obj
-    return Path(
-        knowledge or (root.get("knowledge") if isinstance(root, dict) else None) or default_knowledge_dir()
-    )
-
-
-def _load(directory: Path) -> KnowledgeBase:
-    try:
-        return load_knowledge(directory)
-    except KnowledgeError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        raise click.ClickException("the knowledge base did not load; run `policybot kb validate`") from exc
-
-
 @click.command("suggest")
-@click.option("--since", default="30d", show_default=True, help="Period of the log to read: 30d, 12h or 2w.")
+@common.since_option("Period of the log to read: 30d, 12h or 2w.")
 @click.option("--school", help="Only this school's questions.")
 @click.option(
     "--from-jsonl",
@@ -79,10 +53,8 @@ def _load(directory: Path) -> KnowledgeBase:
 @click.option(
     "--clause", "clause_id", metavar="CLAUSE_ID", help="The clause that answers the accepted question."
 )
-@click.option(
-    "--knowledge",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Knowledge directory to read and edit (default: policybot's --knowledge, else the shipped one).",
+@common.knowledge_option(
+    "Knowledge directory to read and edit (default: policybot's --knowledge, else the shipped one)."
 )
 @click.pass_context
 def suggest_command(
@@ -94,7 +66,6 @@ def suggest_command(
     accept: str | None,
     accept_question: str | None,
     clause_id: str | None,
-    knowledge: Path | None,
 ) -> None:
     """List unanswered and 👎-voted questions, grouped by similarity, with their 3 nearest clauses.
 
@@ -109,8 +80,11 @@ def suggest_command(
         raise click.UsageError("--accept and --accept-question need --clause CLAUSE_ID")
     if clause_id and not (accept or accept_question):
         raise click.UsageError("--clause goes with --accept ID or --accept-question TEXT")
-    directory = _directory(ctx, knowledge)
-    kb = _load(directory)
+    from bot.retrieval import Retriever
+    from bot.suggest import build_groups, find_group
+
+    directory = common.knowledge_dir(ctx)
+    kb = common.load_kb(ctx)
     if school is not None:
         given, school = school, kb.find_school_id(school)  # ids are case-insensitive, as for `ask`
         if school is None:
@@ -149,10 +123,12 @@ def _read(
                 "note: --since applies to the log only; a JSONL file's questions carry no dates", err=True
             )
         return _read_jsonl(kb, path, school, quiet)
-    return _read_log(since, school)
+    return _read_log(ctx, since, school)
 
 
 def _read_jsonl(kb: KnowledgeBase, path: Path, school: str | None, quiet: bool) -> _Source:
+    from bot.suggest import read_jsonl
+
     name = "standard input" if str(path) == "-" else str(path)
     try:
         with click.open_file(str(path), encoding="utf-8-sig") as fh:
@@ -168,16 +144,12 @@ def _read_jsonl(kb: KnowledgeBase, path: Path, school: str | None, quiet: bool) 
     return _Source(name, None, asked, skipped)
 
 
-def _read_log(since: str, school: str | None) -> _Source:
-    from bot.cli import _database
-    from bot.report import parse_period
+def _read_log(ctx: click.Context, since: str, school: str | None) -> _Source:
     from bot.store import open_store
+    from bot.suggest import from_log
 
-    try:
-        start = parse_period(since)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from exc
-    settings = Settings.from_env()
+    start = common.period(since)
+    settings = common.settings(ctx)
     if not settings.storage:
         raise click.ClickException(
             "storage is off (POLICYBOT_STORAGE=off), so there is no log to read; use --from-jsonl FILE"
@@ -190,7 +162,7 @@ def _read_log(since: str, school: str | None) -> _Source:
         finally:
             await store.close()
 
-    interactions, feedback = _database(run)
+    interactions, feedback = common.run_db(run)
     asked, without_text = from_log(interactions, feedback, school)
     return _Source("log", start.isoformat(timespec="seconds"), asked, (), without_text)
 
@@ -207,6 +179,9 @@ def _accept(
     as_json: bool,
     group: Group | None,
 ) -> None:
+    from bot.errors import PolicyBotError
+    from bot.suggest import EditRejected, add_example, check_clause_for_school, find_clause
+
     try:
         clause = find_clause(kb, clause_id)
         if school is not None:
