@@ -26,8 +26,7 @@ def cli(ctx: click.Context) -> None:
     config = settings(ctx)
     # serve's --host and --port default to the settings (POLICYBOT_HOST, POLICYBOT_PORT): click looks an
     # option's default up in the context's default_map before the option's own.
-    served = {name: getattr(config, name) for name in ("host", "port") if hasattr(config, name)}
-    ctx.default_map = {**(ctx.default_map or {}), "serve": served}
+    ctx.default_map = {**(ctx.default_map or {}), "serve": {"host": config.host, "port": config.port}}
 
 
 for command in (

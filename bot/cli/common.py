@@ -74,9 +74,9 @@ def knowledge_dir(ctx: click.Context) -> Path:
     chosen = ctx.meta.get(KNOWLEDGE)
     if chosen is not None:
         return Path(chosen)
-    configured = getattr(settings(ctx), "knowledge_dir", None)
+    configured = settings(ctx).knowledge_dir
     if configured is not None:
-        return Path(configured)
+        return configured
     from bot.knowledge import default_knowledge_dir
 
     return default_knowledge_dir()

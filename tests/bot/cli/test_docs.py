@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import click
-from click.testing import CliRunner
 import pytest
+from click.testing import CliRunner
 
 from bot.cli import cli
 from tests.conftest import REPO
