@@ -22,6 +22,9 @@ NO_MATCH = "no_match"
 HELP = "help"
 
 MAX_CONTACTS = 3
+PRIVACY_NOTE = (
+    "Please don't post the details in a shared channel: keep them between you and the people named here."
+)
 MAX_VARIANTS = 4
 MAX_ALTERNATIVES = 2
 # How many hits to ask for when the first ones repeat the quote: enough for two distinct related clauses even
@@ -102,6 +105,16 @@ class ContactRef:
 
 
 @dataclass(frozen=True)
+class Handoff:
+    """The person a question can be passed on to from the answer ("Ask your Headteacher")."""
+
+    role: str
+    title: str
+    label: str
+    how: str | None = None
+
+
+@dataclass(frozen=True)
 class Variant:
     """How another school's policy treats the same topic."""
 
@@ -131,6 +144,12 @@ class Answer:
     review_note: str | None = None
     examples: tuple[str, ...] = field(default=())
     interaction_id: str | None = None  # set once the answer is logged, so feedback can point back to it
+    # A personal or safeguarding matter (its topic is `sensitive` in topics.yaml): a shared channel sends it to
+    # the asker alone, and `privacy_note` asks them not to post the details where others can read them.
+    sensitive: bool = False
+    privacy_note: str | None = None
+    handoff: Handoff | None = None  # who the hand-off button passes the question to; None: no one can be
+    follow_up: bool = False  # read in the light of the thread's earlier questions
 
     @property
     def clauses(self) -> tuple[CitedClause, ...]:
@@ -356,6 +375,30 @@ class Composer:
         )
 
     def compose(self, school: School, question: str, result: SearchResult, today: dt.date) -> Answer:
+        """The answer to `question` from a search's result, with its sensitivity and hand-off."""
+        return self.finish(school, self._compose(school, question, result, today))
+
+    def finish(self, school: School, answer: Answer) -> Answer:
+        """Mark a sensitive answer and lead it with its contact; name the person a hand-off goes to."""
+        topic = self.kb.topics.get(answer.topic_id) if answer.topic_id else None
+        handoff = next((h for h in (self._handoff(school, c) for c in answer.contacts) if h), None)
+        if handoff is None and answer.status == NO_MATCH:
+            handoff = self._handoff(school, contact_ref(school, school.general_contact))
+        if not (topic and topic.sensitive and answer.status == ANSWERED):
+            return replace(answer, handoff=handoff)
+        lead = answer.contacts[0] if answer.contacts else None
+        message = answer.message or (
+            f"This is one to talk through with {in_sentence(lead.title)} directly." if lead else ""
+        )
+        return replace(answer, sensitive=True, privacy_note=PRIVACY_NOTE, message=message, handoff=handoff)
+
+    def _handoff(self, school: School, contact: ContactRef | None) -> Handoff | None:
+        role = self.kb.roles.get(contact.role) if contact else None
+        if contact is None or role is None or not role.ask:
+            return None
+        return Handoff(contact.role, contact.title, role.ask, contact.how)
+
+    def _compose(self, school: School, question: str, result: SearchResult, today: dt.date) -> Answer:
         if result.route is not None:
             return self.routed(school, question, result, today)
         if not result.confident or result.best is None:
@@ -550,6 +593,8 @@ class Composer:
         hits = (Hit(clause, result.best.score if result.best else 0.0),) + tuple(
             h for h in result.hits if h.clause.id != clause.id
         )
-        answer = self.compose(school, question, replace(result, route=None, hits=hits, confident=True), today)
+        answer = self._compose(
+            school, question, replace(result, route=None, hits=hits, confident=True), today
+        )
         contacts = tuple({c.role: c for c in (lead, *answer.contacts) if c is not None}.values())
         return replace(answer, message=route.message, contacts=contacts[:MAX_CONTACTS])

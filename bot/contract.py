@@ -51,6 +51,17 @@ def answer_dict(answer: Answer) -> dict[str, Any]:
         "topic": {"id": answer.topic_id, "title": answer.topic_title} if answer.topic_id else None,
         "review_note": answer.review_note,
         "interaction_id": answer.interaction_id,
+        "sensitive": answer.sensitive,
+        "privacy_note": answer.privacy_note,
+        "handoff": {
+            "role": answer.handoff.role,
+            "title": answer.handoff.title,
+            "label": answer.handoff.label,
+            "how": answer.handoff.how,
+        }
+        if answer.handoff
+        else None,
+        "follow_up": answer.follow_up,
     }
 
 

@@ -15,12 +15,13 @@ import re
 import time
 from dataclasses import dataclass
 
-from bot.assistant import Assistant
+from bot.assistant import MAX_QUESTION_CHARS, Assistant
 from bot.compose import Answer
 from bot.errors import PolicyBotError, UnknownSchool
+from bot.followup import with_turn
 from bot.metrics import Metrics
 from bot.privacy import UserHasher
-from bot.records import Feedback, Interaction
+from bot.records import Escalation, Feedback, Interaction, Thread, Turn
 from bot.store.fit import LIMITS
 from bot.store.recorder import Recorder
 
@@ -30,9 +31,9 @@ EXAMPLE_QUESTIONS = (
     "Can I accept a friend request from a parent?",
     "Can I go on Facebook at lunchtime?",
     "Someone is abusing me online, who do I tell?",
-    "Can I post photos of my class on Instagram?",
-    "What happens if I break the social media policy?",
 )
+THANKS = frozenset(["thanks", "thank", "cheers", "ta", "thx", "ty"])
+YOU_ARE_WELCOME = "You're welcome. Ask me anything else about your school's social media policy."
 GREETINGS = frozenset(
     [
         "help",
@@ -53,8 +54,10 @@ GREETINGS = frozenset(
         "commands",
     ]
 )
+# "school reading", "my school is Howitt", "change school to rutland": a command only when what follows names a
+# known school (or nothing), so "school trip pics on fb ok?" is a question.
 _SCHOOL_COMMAND = re.compile(
-    r"^\s*(?:set\s+|change\s+)?(?:my\s+)?school\b\s*(?:to|is|=|:)?\s*(?P<name>.*?)\s*$", re.I
+    r"^\s*(?:set\s+|change\s+)?(?:my\s+)?school\b\s*(?:to|is|=|:)?\s*(?P<name>.*?)\s*[.!]?\s*$", re.I
 )
 _WORDS = re.compile(r"[a-z']+")
 MAX_COMMENT_CHARS = 2000
@@ -82,6 +85,16 @@ class FeedbackReceipt:
 
     recorded: bool
     message: str
+
+
+@dataclass(frozen=True)
+class EscalationReceipt:
+    """A hand-off: the escalation as recorded (None if it could not be), and who it is for."""
+
+    escalation: Escalation | None
+    contact_title: str
+    contact_how: str | None
+    recorded: bool
 
 
 @dataclass(frozen=True)
@@ -126,8 +139,14 @@ Reply = Answer | Help | SchoolChosen | ChooseSchool | Notice
 def is_greeting(text: str) -> bool:
     words = _WORDS.findall(text.lower())
     return not words or (
-        len(words) <= 3 and all(w in GREETINGS or w in {"you", "there", "bot", "good"} for w in words)
+        len(words) <= 3
+        and all(w in GREETINGS or w in {"you", "there", "bot", "good", "very", "much"} for w in words)
     )
+
+
+def is_thanks(text: str) -> bool:
+    words = _WORDS.findall(text.lower())
+    return bool(words) and is_greeting(text) and any(w in THANKS for w in words)
 
 
 class Conversation:
@@ -196,11 +215,20 @@ class Conversation:
 
     # -- a turn ------------------------------------------------------------------------------------------------
     async def turn(
-        self, text: str, user_key: str, scopes: tuple[str, ...] = (), channel: str = "chat"
+        self,
+        text: str,
+        user_key: str,
+        scopes: tuple[str, ...] = (),
+        channel: str = "chat",
+        thread: str | None = None,
     ) -> Reply:
-        """`reply`, or an apology with someone to ask when something broke on our side (details in the log)."""
+        """`reply`, or an apology with someone to ask when something broke on our side (details in the log).
+
+        `thread` is the channel's id for the conversation the message belongs to (a Slack thread, a Teams reply
+        chain or personal chat, a web page session): a later message in it is read in the light of this one.
+        """
         try:
-            return await self.reply(text, user_key, scopes, channel)
+            return await self.reply(text, user_key, scopes, channel, thread)
         except Exception:
             # Logged under the channel's own logger (policybot.slack...), where its operators look.
             logging.getLogger(f"policybot.{channel}").exception("%s turn failed", channel)
@@ -212,12 +240,17 @@ class Conversation:
             return self.apology(school)
 
     async def reply(
-        self, text: str, user_key: str, scopes: tuple[str, ...] = (), channel: str = "chat"
+        self,
+        text: str,
+        user_key: str,
+        scopes: tuple[str, ...] = (),
+        channel: str = "chat",
+        thread: str | None = None,
     ) -> Reply:
         started = time.perf_counter()
         text = " ".join((text or "").split())
         school_id = await self.school_for(user_key, scopes)
-        reply = await self._reply(text, user_key, school_id)
+        reply = await self._reply(text, user_key, school_id, thread)
         if isinstance(reply, Answer):
             reply = self._logged(reply, channel, self.hasher.user(user_key), started)
         status = reply.status if isinstance(reply, Answer) else type(reply).__name__.lower()
@@ -225,11 +258,16 @@ class Conversation:
         return reply
 
     async def answer(
-        self, question: object, school_id: str, channel: str, user_key: str | None = None
+        self,
+        question: object,
+        school_id: str,
+        channel: str,
+        user_key: str | None = None,
+        thread: str | None = None,
     ) -> Answer:
-        """Answer and log one question whose school is already known (the web chat, the API)."""
+        """Answer and log one question whose school is already known (the web chat, the API, the CLI)."""
         started = time.perf_counter()
-        answer = await self.ask(question, school_id)
+        answer = await self.ask_in_thread(question, school_id, thread)
         answer = self._logged(answer, channel, self.hasher.user(user_key) if user_key else None, started)
         self.metrics.observe(channel, answer.status, started)
         return answer
@@ -249,32 +287,59 @@ class Conversation:
         self.recorder.record(record)
         return dataclasses.replace(answer, interaction_id=record.id)
 
-    async def ask(self, question: object, school_id: str) -> Answer:
+    async def ask(self, question: object, school_id: str, context: tuple[Turn, ...] = ()) -> Answer:
         """The assistant's answer, worked out on a worker thread: embedding a question takes milliseconds of
         CPU that would otherwise stall every other request on the event loop, and onnxruntime releases the GIL,
         so two questions use two cores."""
-        return await asyncio.to_thread(self.assistant.ask, question, school_id)
+        return await asyncio.to_thread(self.assistant.ask, question, school_id, context)
 
-    async def _reply(self, text: str, user_key: str, school_id: str | None) -> Reply:
-        command = _SCHOOL_COMMAND.match(text)
-        if command and len(text) <= 80:
-            choice = self.find_school(command.group("name"))
-            if choice is None:
-                return ChooseSchool(
-                    None, self.schools(), "Which school are you at? Reply with `school` and its name."
-                )
-            return self.choose_school(user_key, choice.id)
+    async def ask_in_thread(self, question: object, school_id: str, thread: str | None) -> Answer:
+        """`ask`, reading the question in the light of the thread's earlier turns, and remembering this one.
+
+        The thread's state lives in the database, so a follow-up that reaches another replica reads the same
+        conversation; it is forgotten after 30 minutes idle and at the retention purge. Question text is kept in
+        it only where questions may be stored (or nothing is stored at all: memory, for at most 30 minutes).
+        """
+        if not thread:
+            return await self.ask(question, school_id)
+        key = self.hasher.event_key(f"thread:{thread}")
+        state = await self.recorder.thread(key)
+        context = state.turns if state is not None and state.school == school_id else ()
+        answer = await self.ask(question, school_id, context)
+        keep_text = self.store_questions or self.recorder.store is None
+        await self.recorder.save_thread(Thread(key, school_id, with_turn(context, answer, keep_text)))
+        return answer
+
+    def small_talk(self, text: str, school_id: str | None) -> Help | Notice | None:
+        """A greeting, "help" or "thanks" gets a short reply on every channel, never a search."""
+        if is_thanks(text):
+            return Notice(YOU_ARE_WELCOME)
         if is_greeting(text):
             current = self.assistant.kb.schools.get(school_id) if school_id else None
             return Help(
                 SchoolChoice(current.id, current.name) if current else None, EXAMPLE_QUESTIONS, self.schools()
             )
+        return None
+
+    async def _reply(self, text: str, user_key: str, school_id: str | None, thread: str | None) -> Reply:
+        command = _SCHOOL_COMMAND.match(text)
+        if command and len(text) <= 80:
+            name = command.group("name")
+            if not name:  # "school" alone: which one am I answering from, and how to change it
+                return ChooseSchool(None, self.schools(), "Which school are you at?")
+            choice = self.find_school(name)
+            if choice is not None:
+                return self.choose_school(user_key, choice.id)
+            # "school trip pics on fb ok?": a question that starts with the word, not a command
+        chat = self.small_talk(text, school_id)
+        if chat is not None:
+            return chat
         if school_id is None:
             return ChooseSchool(
                 text, self.schools(), "Which school are you at? I answer from your own school's policy."
             )
         try:
-            return await self.ask(text, school_id)
+            return await self.ask_in_thread(text, school_id, thread)
         except UnknownSchool:
             return ChooseSchool(text, self.schools(), "Which school are you at?")
         except PolicyBotError as exc:
@@ -289,6 +354,43 @@ class Conversation:
             contact = found.title if found else None
         who = f" In the meantime, please ask {contact}." if contact else ""
         return Notice(f"Sorry, something went wrong on our side and I could not answer.{who}")
+
+    async def escalate(
+        self,
+        user_key: str,
+        channel: str,
+        school_id: object,
+        role: object,
+        question: object = None,
+        clause_id: object = None,
+        interaction_id: object = None,
+    ) -> EscalationReceipt:
+        """The hand-off button: record that the asker wants `role` at their school to see the question.
+
+        The values come back from a button the client could have altered: the school must be known (else
+        UnknownSchool), an unknown role falls back to the school's general contact, and anything but text is
+        dropped. The channel then delivers it (Slack and Teams post to their escalation channel) and confirms
+        to the asker privately.
+        """
+        school = self.assistant.kb.school(school_id if isinstance(school_id, str) else "")
+        contact = school.contact(role) if isinstance(role, str) else None
+        if contact is None:
+            contact = school.contact(school.general_contact)
+        role_id = contact.role if contact else school.general_contact
+        text = _text(question) if self.store_questions else None
+        escalation = Escalation(
+            school=school.id,
+            channel=channel,
+            role=role_id,
+            user_hash=self.hasher.user(user_key),
+            question=text and " ".join(text.split())[:MAX_QUESTION_CHARS],
+            clause_id=_text(clause_id),
+            interaction_id=_text(interaction_id),
+        )
+        recorded = await self.recorder.record_durably(escalation)
+        log.info("escalation channel=%s school=%s role=%s recorded=%s", channel, school.id, role_id, recorded)
+        title = contact.title if contact else "HR"
+        return EscalationReceipt(escalation, title, contact.how if contact else None, recorded)
 
     async def feedback(
         self,

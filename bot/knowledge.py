@@ -27,6 +27,9 @@ class Role:
     id: str
     label: str
     about: str = ""
+    # The hand-off button's words ("Ask your Headteacher"); a role without them (the police) is never offered
+    # as a hand-off: the bot cannot pass a question on to them.
+    ask: str = ""
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class Topic:
     title: str
     roles: tuple[str, ...] = ()
     terms: tuple[str, ...] = ()
+    # A personal or safeguarding matter: in a shared channel the answer goes to the asker alone.
+    sensitive: bool = False
 
 
 @dataclass(frozen=True)
@@ -380,7 +385,12 @@ class _Loader:
                 self.error(path, data.line_of(rid), f"role `{rid}` must be a mapping with a `label`")
                 continue
             label = self.text(path, value, "label")
-            roles[rid] = Role(rid, label or rid, self.text(path, value, "about", required=False) or "")
+            roles[rid] = Role(
+                rid,
+                label or rid,
+                self.text(path, value, "about", required=False) or "",
+                self.text(path, value, "ask", required=False) or "",
+            )
         return roles
 
     def load_topics(self, path: Path, roles: Mapping[str, Role]) -> dict[str, Topic]:
@@ -399,7 +409,13 @@ class _Loader:
                 if r not in roles:
                     self.error(path, value.line_of("roles"), f"topic `{tid}`: unknown contact role `{r}`")
             terms = tuple(str(t) for t in (value.get("terms") or []))
-            topics[tid] = Topic(tid, self.text(path, value, "title") or tid, topic_roles, terms)
+            sensitive = value.get("sensitive", False)
+            if not isinstance(sensitive, bool):
+                self.error(
+                    path, value.line_of("sensitive"), f"topic `{tid}`: `sensitive` must be true or false"
+                )
+                sensitive = False
+            topics[tid] = Topic(tid, self.text(path, value, "title") or tid, topic_roles, terms, sensitive)
         return topics
 
     def load_synonyms(self, path: Path) -> tuple[dict[str, tuple[str, ...]], tuple[WordCombination, ...]]:
@@ -510,12 +526,16 @@ class _Loader:
                 if section is None:
                     continue
                 if not isinstance(section, dict):
-                    self.error(path, sections.line_of(kind), f"`{platform}.{kind}` must map ids to school ids")
+                    self.error(
+                        path, sections.line_of(kind), f"`{platform}.{kind}` must map ids to school ids"
+                    )
                     continue
                 for channel_id, school_id in section.items():
                     if school_id not in schools:
                         self.error(
-                            path, section.line_of(channel_id), f"unknown school `{school_id}` for `{channel_id}`"
+                            path,
+                            section.line_of(channel_id),
+                            f"unknown school `{school_id}` for `{channel_id}`",
                         )
                         continue
                     mapping[f"{platform}:{kind}:{channel_id}"] = school_id

@@ -52,3 +52,38 @@ class Preference:
     user_hash: str
     school: str
     updated_at: dt.datetime = field(default_factory=now)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What a follow-up needs from an earlier turn of its thread: never the answer text, only what it was about."""
+
+    question: str | None  # None when storing question text is switched off
+    topic: str | None = None
+    clause_id: str | None = None
+    status: str = "answered"
+
+
+@dataclass(frozen=True)
+class Thread:
+    """A conversation's recent turns, keyed by a salted hash of the channel's thread id; forgotten when idle."""
+
+    key: str
+    school: str
+    turns: tuple[Turn, ...] = ()
+    updated_at: dt.datetime = field(default_factory=now)
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """A question passed on to a person with the hand-off button."""
+
+    school: str
+    channel: str
+    role: str
+    user_hash: str | None = None
+    question: str | None = None  # None when storing question text is switched off
+    clause_id: str | None = None
+    interaction_id: str | None = None
+    id: str = field(default_factory=new_id)
+    created_at: dt.datetime = field(default_factory=now)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Protocol
 
 from bot.assistant import Assistant
-from bot.records import Feedback, Interaction
+from bot.records import Escalation, Feedback, Interaction
 from bot.suggest import Nearest, nearest_clauses
 
 
@@ -25,6 +25,10 @@ class InteractionLog(Protocol):
     ) -> Sequence[Interaction]: ...
 
     async def feedback(self, since: dt.datetime | None = None) -> Sequence[Feedback]: ...
+
+    async def escalations(
+        self, since: dt.datetime | None = None, school: str | None = None
+    ) -> Sequence[Escalation]: ...
 
 
 _PERIOD = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
@@ -63,6 +67,17 @@ class Item:
 
 
 @dataclass(frozen=True)
+class EscalationItem:
+    """A question an asker passed on to a person with the hand-off button."""
+
+    at: str
+    role: str
+    channel: str
+    question: str | None  # None when storing question text is switched off
+    clause_id: str | None
+
+
+@dataclass(frozen=True)
 class SchoolReport:
     school: str
     questions: int
@@ -74,6 +89,7 @@ class SchoolReport:
     top_topics: tuple[tuple[str, int], ...]
     unanswered: tuple[Item, ...]
     downvoted: tuple[Item, ...]
+    escalations: tuple[EscalationItem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,8 +143,13 @@ async def build_report(
         for f in await store.feedback(since)
         if f.created_at <= until and (school is None or f.school == school)
     ]
+    handed_on = [e for e in await store.escalations(since, school) if e.created_at <= until]
     by_id = {i.id: i for i in interactions}
-    schools = sorted({i.school for i in interactions} | {f.school for f in feedback if f.school})
+    schools = sorted(
+        {i.school for i in interactions}
+        | {f.school for f in feedback if f.school}
+        | {e.school for e in handed_on}
+    )
     reports = []
     for sid in schools:
         rows = [i for i in interactions if i.school == sid]
@@ -149,6 +170,13 @@ async def build_report(
                 top_topics=tuple(topics.most_common(5)),
                 unanswered=_items(assistant, sid, [i for i in rows if i.status == "no_match"]),
                 downvoted=_items(assistant, sid, down_rows, clause_of=lambda r: r.clause_id),
+                escalations=tuple(
+                    EscalationItem(
+                        e.created_at.isoformat(timespec="seconds"), e.role, e.channel, e.question, e.clause_id
+                    )
+                    for e in handed_on
+                    if e.school == sid
+                ),
             )
         )
     return Report(since.isoformat(timespec="seconds"), until.isoformat(timespec="seconds"), tuple(reports))
@@ -190,8 +218,15 @@ def report_csv(report: Report) -> str:
     writer = _SafeWriter(out)
     writer.writerow(CSV_FIELDS)
     for s in report.schools:
-        summary = f"{s.questions} questions, {s.answered} answered, {s.no_match} no_match, {s.thumbs_down} thumbs down"
+        summary = (
+            f"{s.questions} questions, {s.answered} answered, {s.no_match} no_match, {s.thumbs_down} thumbs down, "
+            f"{len(s.escalations)} escalations"
+        )
         writer.writerow([s.school, "summary", summary, s.questions, "", "", ""])
+        for e in s.escalations:
+            writer.writerow(
+                [s.school, f"escalation to {e.role}", e.question or "", 1, e.at, e.clause_id or "", ""]
+            )
         for kind, items in (("unanswered", s.unanswered), ("downvoted", s.downvoted)):
             for item in items:
                 nearest = "; ".join(f"{n.clause_id} ({n.score})" for n in item.nearest)
@@ -220,6 +255,13 @@ def report_text(report: Report) -> str:
         )
         if s.top_topics:
             lines.append("  top topics: " + ", ".join(f"{t} ({n})" for t, n in s.top_topics))
+        if s.escalations:
+            lines.append(f"  passed on to a person: {len(s.escalations)}")
+        for e in s.escalations:
+            about = f" [quoted {e.clause_id}]" if e.clause_id else ""
+            lines.append(
+                f"    {e.at} to {e.role} via {e.channel}: {e.question or '(text not kept)'!r}{about}"
+            )
         for title, items in (("unanswered", s.unanswered), ("down-voted", s.downvoted)):
             if items:
                 lines.append(f"  {title}:")

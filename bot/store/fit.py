@@ -17,16 +17,17 @@ import re
 
 from sqlalchemy import String, Table
 
-from bot.records import Feedback, Interaction, Preference
+from bot.records import Escalation, Feedback, Interaction, Preference
 from bot.store import schema
 
-Record = Interaction | Feedback | Preference
+Record = Interaction | Feedback | Preference | Escalation
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _TABLES: dict[type, Table] = {
     Interaction: schema.interactions,
     Feedback: schema.feedback,
     Preference: schema.user_preferences,
+    Escalation: schema.escalations,
 }
 
 

@@ -26,19 +26,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
 from bot.dedup import EventDeduplicator
 from bot.metrics import Metrics
-from bot.records import Feedback, Interaction, Preference
+from bot.records import Escalation, Feedback, Interaction, Preference, Thread
 from bot.store.fit import RecordDoesNotFit, fit
 from bot.store.store import Store
 
 log = logging.getLogger("policybot.store")
 
-Record = Interaction | Feedback | Preference
+Record = Interaction | Feedback | Preference | Escalation
 BATCH = 200  # small enough that preparing one batch never holds the event loop for long
 # How long the writer lets a burst gather before writing it: fewer, larger transactions cost the answering loop
 # less than many small ones. It bounds what a crash loses (with the write itself, a few ms on a healthy
@@ -48,6 +48,8 @@ MAX_WRITE_DELAY = 1.0  # the promise: a healthy database has every record within
 DURABLE_TIMEOUT = 3.0  # seconds a person waits for their feedback to be written before being told it was not
 QUICK_TIMEOUT = 1.0  # seconds a question may wait on the database for dedup or a chosen school
 WRITE_TIMEOUT = 10.0
+THREAD_IDLE = dt.timedelta(minutes=30)  # a thread not used for this long is forgotten: a new message starts afresh
+LOCAL_THREADS = 10_000  # threads kept in this process's memory (all of them without a database)
 KEEP_SET_ASIDE = 100  # the most recent set-aside records, kept in memory for a look from a debugger or test
 
 
@@ -89,6 +91,7 @@ class Recorder:
         self.last_error: str | None = None
         self.local_events = EventDeduplicator()
         self.local_schools: dict[str, str] = {}
+        self.local_threads: OrderedDict[str, Thread] = OrderedDict()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._stopping = False
@@ -136,7 +139,7 @@ class Recorder:
                 continue
             cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=retention_days)
             try:
-                counts = await self.store.purge(cutoff)
+                counts = await self.store.purge(cutoff, idle_before=dt.datetime.now(dt.UTC) - THREAD_IDLE)
                 log.info("retention purge (older than %d days): %s", retention_days, counts)
             except Exception as exc:  # noqa: BLE001
                 log.error("retention purge failed: %s", describe(exc))
@@ -340,7 +343,8 @@ class Recorder:
         assert self.store is not None
         interactions = [r for r in batch if isinstance(r, Interaction)]
         feedback = [r for r in batch if isinstance(r, Feedback)]
-        await self.store.write(interactions, feedback)
+        escalations = [r for r in batch if isinstance(r, Escalation)]
+        await self.store.write(interactions, feedback, escalations)
         for pref in (r for r in batch if isinstance(r, Preference)):
             await self.store.set_preference(pref.user_hash, pref.school)
 
@@ -375,6 +379,37 @@ class Recorder:
                     self.local_schools[user_hash] = chosen
                     return chosen
         return self.local_schools.get(user_hash)
+
+    async def thread(self, key: str) -> Thread | None:
+        """The thread under `key` (already hashed) unless idle for THREAD_IDLE: from the database, so every
+        replica reads the same conversation, or from this process's memory while the database is unreachable."""
+        active_since = dt.datetime.now(dt.UTC) - THREAD_IDLE
+        if self.store is not None and self.ready:
+            try:
+                found = await asyncio.wait_for(self.store.get_thread(key, active_since), QUICK_TIMEOUT)
+            except Exception as exc:  # noqa: BLE001
+                self._mark_down(exc)
+            else:
+                self._mark_up()
+                return found
+        local = self.local_threads.get(key)
+        return local if local is not None and local.updated_at >= active_since else None
+
+    async def save_thread(self, thread: Thread) -> None:
+        """Keep `thread` for the next turn, here at once and in the database before the reply goes out, so a
+        follow-up that reaches another replica a moment later still finds it."""
+        self.local_threads[thread.key] = thread
+        self.local_threads.move_to_end(thread.key)
+        while len(self.local_threads) > LOCAL_THREADS:
+            self.local_threads.popitem(last=False)
+        if self.store is None or not self.ready:
+            return
+        try:
+            await asyncio.wait_for(self.store.save_thread(thread), QUICK_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 - the memory copy serves this replica meanwhile
+            self._mark_down(exc)
+        else:
+            self._mark_up()
 
     def set_school(self, user_hash: str, school: str) -> None:
         self.local_schools[user_hash] = school

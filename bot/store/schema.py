@@ -54,3 +54,28 @@ user_preferences = Table(
     Column("school", String(64), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+threads = Table(
+    "threads",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("school", String(64), nullable=False),
+    Column("turns", Text, nullable=False),  # JSON: the last few turns' question, topic, clause and status
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_threads_updated_at", "updated_at"),
+)
+
+escalations = Table(
+    "escalations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("school", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("role", String(64), nullable=False),
+    Column("user_hash", String(64)),
+    Column("question", Text),
+    Column("clause_id", String(128)),
+    Column("interaction_id", String(32)),
+    Index("ix_escalations_created_at", "created_at"),
+)

@@ -8,7 +8,9 @@ event key first gets True.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from sqlalchemy import delete, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bot.records import Feedback, Interaction
+from bot.records import Escalation, Feedback, Interaction, Thread, Turn
 from bot.settings import Settings
 from bot.store import schema
 
@@ -104,10 +106,16 @@ class Store:
 
     # -- writes -------------------------------------------------------------------------------------------------
     async def write(
-        self, interactions: Sequence[Interaction] = (), feedback: Sequence[Feedback] = ()
+        self,
+        interactions: Sequence[Interaction] = (),
+        feedback: Sequence[Feedback] = (),
+        escalations: Sequence[Escalation] = (),
     ) -> None:
         """Insert records; ones already present (a retried flush) are left as they are."""
         async with self.engine.begin() as conn:
+            if escalations:
+                stmt = self._insert(schema.escalations).on_conflict_do_nothing(index_elements=["id"])
+                await conn.execute(stmt, [_row(e) for e in escalations])
             # executemany with one compiled statement: a multi-row VALUES insert was measured slower, because
             # compiling thousands of bind parameters runs on the event loop that answers questions.
             if interactions:
@@ -149,13 +157,43 @@ class Store:
         async with self.engine.connect() as conn:
             return (await conn.execute(query)).scalar()
 
-    async def purge(self, before: dt.datetime) -> dict[str, int]:
-        """Delete interactions, feedback and processed events created before `before`; return counts."""
+    async def save_thread(self, thread: Thread) -> None:
+        values = {
+            "key": thread.key,
+            "school": thread.school,
+            "turns": json.dumps([dataclasses.asdict(t) for t in thread.turns], ensure_ascii=False),
+            "updated_at": thread.updated_at,
+        }
+        stmt = self._insert(schema.threads).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["key"],
+            set_={k: values[k] for k in ("school", "turns", "updated_at")},
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt)
+
+    async def get_thread(self, key: str, active_since: dt.datetime) -> Thread | None:
+        """The thread under `key` if it was used at or after `active_since`; an idle one is as good as gone."""
+        table = schema.threads
+        query = select(table).where(table.c.key == key, table.c.updated_at >= active_since)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        if row is None:
+            return None
+        turns = tuple(Turn(**t) for t in json.loads(row["turns"]))
+        return Thread(row["key"], row["school"], turns, _utc(row["updated_at"]))
+
+    async def purge(self, before: dt.datetime, idle_before: dt.datetime | None = None) -> dict[str, int]:
+        """Delete records created before `before`, and threads not used since `idle_before` (default: `before`);
+        return counts by table."""
         counts = {}
         async with self.engine.begin() as conn:
-            for table in (schema.interactions, schema.feedback, schema.processed_events):
+            for table in (schema.interactions, schema.feedback, schema.processed_events, schema.escalations):
                 result = await conn.execute(delete(table).where(table.c.created_at < before))
                 counts[table.name] = result.rowcount
+            idle = max(before, idle_before) if idle_before else before
+            result = await conn.execute(delete(schema.threads).where(schema.threads.c.updated_at < idle))
+            counts["threads"] = result.rowcount
         return counts
 
     # -- reads --------------------------------------------------------------------------------------------------
@@ -172,6 +210,19 @@ class Store:
             rows = (await conn.execute(query)).mappings().all()
         return [Interaction(**_aware(dict(r))) for r in rows]
 
+    async def escalations(
+        self, since: dt.datetime | None = None, school: str | None = None
+    ) -> list[Escalation]:
+        table = schema.escalations
+        query = select(table).order_by(table.c.created_at)
+        if since is not None:
+            query = query.where(table.c.created_at >= since)
+        if school is not None:
+            query = query.where(table.c.school == school)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [Escalation(**_aware(dict(r))) for r in rows]
+
     async def feedback(self, since: dt.datetime | None = None) -> list[Feedback]:
         table = schema.feedback
         query = select(table).order_by(table.c.created_at)
@@ -187,9 +238,13 @@ class Store:
             return (await conn.execute(select(func.count()).select_from(table))).scalar_one()
 
 
-def _row(record: Interaction | Feedback) -> dict[str, Any]:
+def _row(record: Interaction | Feedback | Escalation) -> dict[str, Any]:
     """A record's fields as a row; a shallow copy (dataclasses.asdict deep-copies, 20 µs a record)."""
     return dict(record.__dict__)
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
 
 
 def _aware(row: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ def run(url: str, scenario) -> None:
     async def main() -> None:
         store = Store(url)
         try:
-            assert await store.upgrade() == "0002"
+            assert await store.upgrade() == "0003"
             await scenario(store)
         finally:
             await store.close()
@@ -22,7 +22,7 @@ def run(url: str, scenario) -> None:
 
 def test_upgrade_is_repeatable(store_url):
     async def scenario(store: Store):
-        assert await store.upgrade() == "0002"
+        assert await store.upgrade() == "0003"
 
     run(store_url, scenario)
 
@@ -98,7 +98,7 @@ def test_upgrading_forgets_event_keys_stored_with_raw_ids_and_keeps_hashed_ones(
             hashed = "teams-greet:" + "0" * 32
             for key in (raw, hashed, "slack:Ev1"):
                 assert await store.claim_event(key) is True
-            assert await store.upgrade() == "0002"
+            assert await store.upgrade("0002") == "0002"
             assert await store.claim_event(hashed) is False  # still there
             assert await store.count("processed_events") == 2
             assert await store.claim_event(raw) is True  # gone, so it could be claimed again
