@@ -54,7 +54,7 @@ for _path in (REPO, REPO / "bench"):
 
 import bench_ask  # noqa: E402 - the sibling benchmark: question loading
 
-from tests.fakes.servers import FakeSlackApi  # noqa: E402
+from tests.fakes.slack_api import FakeSlackApi  # noqa: E402
 
 QUESTION_FILES = (REPO.parent / "shared" / "eval" / "dev.yaml", REPO / "tests" / "eval" / "chat.yaml")
 HOST = "127.0.0.1"

@@ -293,6 +293,10 @@ class Conversation:
         so two questions use two cores."""
         return await asyncio.to_thread(self.assistant.ask, question, school_id, context)
 
+    async def knows_thread(self, thread: str) -> bool:
+        """Whether this bot answered in `thread` within the last 30 minutes (so a message there is a follow-up)."""
+        return await self.recorder.thread(self.hasher.event_key(f"thread:{thread}")) is not None
+
     async def ask_in_thread(self, question: object, school_id: str, thread: str | None) -> Answer:
         """`ask`, reading the question in the light of the thread's earlier turns, and remembering this one.
 

@@ -89,11 +89,15 @@ class Settings:
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_app_token: str | None = field(default=None, repr=False)
     slack_api_url: str | None = None
+    slack_escalation_channel: str | None = None  # where hand-offs are posted (a channel id HR watches)
     microsoft_app_id: str | None = None
     microsoft_app_password: str | None = field(default=None, repr=False)
     microsoft_app_type: str = "MultiTenant"
     microsoft_app_tenant_id: str | None = None
     teams_no_auth: bool = False
+    # Where Teams hand-offs are posted: a channel conversation id, and the service URL the bot reaches it at.
+    teams_escalation_conversation: str | None = None
+    teams_service_url: str | None = None
     # Where Teams signing keys are fetched from; None: Bot Framework's own documents. Not read from the
     # environment: only tests point it elsewhere (at a local key endpoint).
     teams_openid_metadata_url: str | None = None
@@ -121,11 +125,14 @@ class Settings:
             slack_bot_token=env.text("SLACK_BOT_TOKEN"),
             slack_app_token=env.text("SLACK_APP_TOKEN"),
             slack_api_url=env.text("SLACK_API_URL"),
+            slack_escalation_channel=env.text("SLACK_ESCALATION_CHANNEL"),
             microsoft_app_id=env.text("MICROSOFT_APP_ID"),
             microsoft_app_password=env.text("MICROSOFT_APP_PASSWORD"),
             microsoft_app_type=env.text("MICROSOFT_APP_TYPE") or "MultiTenant",
             microsoft_app_tenant_id=env.text("MICROSOFT_APP_TENANT_ID"),
             teams_no_auth=env.flag("POLICYBOT_TEAMS_NO_AUTH", False),
+            teams_escalation_conversation=env.text("TEAMS_ESCALATION_CONVERSATION"),
+            teams_service_url=env.text("TEAMS_SERVICE_URL"),
             data_dir=env.path("POLICYBOT_DATA_DIR") or default_data_dir(env.environ),
             database_url=env.text("POLICYBOT_DATABASE_URL"),
             hash_salt=env.text("POLICYBOT_HASH_SALT"),
@@ -192,9 +199,12 @@ ENVIRONMENT = (
     "SLACK_BOT_TOKEN",
     "SLACK_APP_TOKEN",
     "SLACK_API_URL",
+    "SLACK_ESCALATION_CHANNEL",
     "MICROSOFT_APP_ID",
     "MICROSOFT_APP_PASSWORD",
     "MICROSOFT_APP_TYPE",
     "MICROSOFT_APP_TENANT_ID",
     "POLICYBOT_TEAMS_NO_AUTH",
+    "TEAMS_ESCALATION_CONVERSATION",
+    "TEAMS_SERVICE_URL",
 )

@@ -18,7 +18,7 @@ from bot.settings import Settings
 from bot.store import Store, database_url_for
 from tests.adapters.test_slack import SECRET, event_body, sign
 from tests.conftest import REPO
-from tests.fakes.servers import FakeSlackApi
+from tests.fakes.slack_api import FakeSlackApi
 
 EVENTS = 300
 RETRIED = 0.30

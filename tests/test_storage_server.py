@@ -21,7 +21,8 @@ from bot.settings import Settings
 from bot.store import Feedback, Interaction, Store, database_url_for
 from tests.adapters.test_slack import SECRET, Harness, all_text, button_click
 from tests.adapters.test_slack import dm as slack_dm
-from tests.fakes.servers import FakeSlackApi, serving
+from tests.fakes.servers import serving
+from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.tcp_proxy import TcpProxy
 
 ADMIN_TOKEN = "s3cret-admin"

@@ -20,7 +20,8 @@ from adapters.slack_blocks import SECTION_LIMIT, answer_blocks, escape
 from bot import Assistant
 from bot.server import create_app
 from bot.settings import Settings
-from tests.fakes.servers import FakeSlackApi, serving
+from tests.fakes.servers import serving
+from tests.fakes.slack_api import FakeSlackApi
 
 SECRET = "test-signing-secret"
 

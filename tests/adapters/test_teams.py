@@ -15,7 +15,8 @@ from adapters.teams_cards import CARD_VERSION, CONTENT_TYPE
 from bot import Assistant
 from bot.server import create_app
 from bot.settings import Settings
-from tests.fakes.servers import FakeConnector, serving
+from tests.fakes.bot_connector import FakeConnector
+from tests.fakes.servers import serving
 
 TENANT = "tenant-fake-1"
 BOT = {"id": "28:policybot", "name": "Policy Assistant"}

@@ -17,7 +17,8 @@ from bot.assistant import Assistant
 from bot.server import create_app
 from bot.settings import Settings
 from tests.adapters.test_teams import activity
-from tests.fakes.servers import FakeConnector, FakeKeyEndpoint, serving
+from tests.fakes.bot_connector import FakeConnector, FakeKeyEndpoint
+from tests.fakes.servers import serving
 
 APP_ID = "00000000-0000-0000-0000-000000000001"
 

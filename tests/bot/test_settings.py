@@ -104,5 +104,5 @@ def test_environment_lists_every_variable_from_env_reads():
     body = source[source.index("def from_env") : source.index("def embedding_cache")]
     import re
 
-    read = set(re.findall(r'"((?:POLICYBOT|SLACK|MICROSOFT)_[A-Z_]+)"', body))
+    read = set(re.findall(r'"((?:POLICYBOT|SLACK|MICROSOFT|TEAMS)_[A-Z_]+)"', body))
     assert read == set(ENVIRONMENT)

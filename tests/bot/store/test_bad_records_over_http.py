@@ -20,7 +20,8 @@ from bot.server import RECORDER, create_app
 from bot.settings import Settings
 from bot.store import Store
 from tests.adapters.test_teams import activity
-from tests.fakes.servers import FakeConnector, serving
+from tests.fakes.bot_connector import FakeConnector
+from tests.fakes.servers import serving
 from tests.test_storage_server import eventually
 
 
