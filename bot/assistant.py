@@ -17,7 +17,7 @@ from bot.errors import InvalidQuestion
 from bot.followup import search_in_thread
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.records import Turn
-from bot.retrieval import Retriever
+from bot.retrieval import Retriever, TermsCache
 from bot.semantic import Embedder, Progress, shared_embedder
 
 MAX_QUESTION_CHARS = 1000
@@ -35,10 +35,15 @@ def build_snapshot(
     embedder: Embedder | None = None,
     progress: Progress | None = None,
     previous: Snapshot | None = None,
+    terms_cache: TermsCache | None = None,
 ) -> Snapshot:
     """Indexes and composer for `kb`; with `previous`, the indexes of unchanged policies are kept, not rebuilt."""
     retriever = Retriever(
-        kb, embedder=embedder, progress=progress, previous=previous.retriever if previous else None
+        kb,
+        embedder=embedder,
+        progress=progress,
+        previous=previous.retriever if previous else None,
+        terms_cache=terms_cache,
     )
     return Snapshot(kb, retriever, Composer(kb, retriever))
 
@@ -86,8 +91,10 @@ class Assistant:
     """Answers questions from one knowledge base at a time; `semantic_off` says why semantic search is off.
 
     With `embedder=SHARED` the process's embedder is used, its vectors cached in the SQLite file
-    `embedding_cache`: the caller's `Settings.embedding_cache` (the command line passes it). `quick_start` (the command line) lets the embedding model finish loading
-    in the background while the knowledge base is indexed, and waits for it at the first question.
+    `embedding_cache`: the caller's `Settings.embedding_cache` (the command line passes it). The same file keeps
+    each knowledge text's analysed search terms (`TermsCache`), whatever the embedder. `quick_start` (the
+    command line) lets the embedding model finish loading in the background while the knowledge base is
+    indexed, and waits for it at the first question.
     """
 
     def __init__(
@@ -101,12 +108,14 @@ class Assistant:
     ):
         self.semantic_off: str | None = None
         if embedder == SHARED:
-            status = shared_embedder(embedding_cache or _environment_cache(), background=quick_start)
+            embedding_cache = embedding_cache or _environment_cache()
+            status = shared_embedder(embedding_cache, background=quick_start)
             embedder, self.semantic_off = status.embedder, status.reason
         elif embedder is None:
             self.semantic_off = "turned off"
         self.embedder: Embedder | None = embedder  # type: ignore[assignment]
-        self._snapshot = build_snapshot(kb, self.embedder, progress)
+        terms_cache = TermsCache(embedding_cache) if embedding_cache is not None else None
+        self._snapshot = build_snapshot(kb, self.embedder, progress, terms_cache=terms_cache)
         self._today = today
 
     @classmethod

@@ -18,17 +18,26 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
+import logging
 import math
+import sqlite3
+import sys
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from rank_bm25 import BM25Okapi
 
+from bot import analysis
 from bot.analysis import Analyzer
 from bot.knowledge import Clause, KnowledgeBase, Route
 from bot.semantic import Embedder, ModelUnavailable, Progress, VectorStore
+
+log = logging.getLogger(__name__)
 
 # Tuned on ../shared/eval/dev.yaml and tests/eval/chat*.yaml (see README, "Retrieval figures").
 K1 = 1.2
@@ -181,6 +190,13 @@ class SemanticVectors:
         return text, example, nearest
 
 
+def body_text(clause: Clause, kb: KnowledgeBase) -> str:
+    """What a clause's body index entry is analysed from: text, lead-in, heading and topic titles."""
+    parts = [clause.text, clause.lead_in or "", clause.heading]
+    parts += [kb.topics[t].title for t in clause.topics if t in kb.topics]
+    return " ".join(parts)
+
+
 def semantic_text(clause: Clause) -> str:
     """What a clause's meaning is embedded from: its heading and the words it quotes."""
     return f"{clause.heading}. {clause.quote}" if clause.heading else clause.quote
@@ -241,9 +257,7 @@ class SchoolIndex:
     def _body(
         self, clause: Clause, kb: KnowledgeBase, terms: Callable[[str], list[str]] | None = None
     ) -> list[str]:
-        parts = [clause.text, clause.lead_in or "", clause.heading]
-        parts += [kb.topics[t].title for t in clause.topics if t in kb.topics]
-        return (terms or self.analyzer.terms)(" ".join(parts))
+        return (terms or self.analyzer.terms)(body_text(clause, kb))
 
     def idf(self, term: str) -> float:
         return max(self.body.idf_of(term, self.unknown_idf), 0.0)
@@ -358,12 +372,98 @@ class RouteIndex:
         return (self.routes[self.owner[best]] if score >= ROUTE_BM25_ACCEPT else None), score
 
 
+class TermsCache:
+    """Each knowledge-base text's analysed terms, by content, in a SQLite file: a start analyses only new text.
+
+    Analysing the ~4,300 clause and example texts is most of what building the indexes costs (about 0.5 s), and
+    their terms change only when the text or the analysis does. A text's key is the sha256 of the text and of
+    everything its analysis depends on: the analyzer's and the stemmer's source, the Unicode tables, and the
+    knowledge base's synonyms and word combinations; so a cached entry is exactly what `Analyzer.terms` would
+    return, and an edit to any of those simply misses the cache. A file that cannot be used costs speed only.
+    """
+
+    def __init__(self, path: Path | None):
+        self.path = path
+
+    @staticmethod
+    def fingerprint(kb: KnowledgeBase) -> bytes:
+        digest = hashlib.sha256(b"terms-v1\0")
+        stemmer = Path(analysis.snowballstemmer.__file__).parent
+        for source in (Path(analysis.__file__), stemmer / "basestemmer.py", stemmer / "english_stemmer.py"):
+            try:
+                digest.update(source.read_bytes())
+            except OSError:
+                digest.update(repr(source).encode())
+        digest.update(f"{unicodedata.unidata_version}\0{sys.version_info[:2]}\0".encode())
+        digest.update(repr(list(kb.synonyms.items())).encode())
+        digest.update(repr(kb.combinations).encode())
+        return digest.digest()
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if self.path is None:
+            return None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=30)
+            db.execute("CREATE TABLE IF NOT EXISTS terms (key BLOB PRIMARY KEY, terms TEXT NOT NULL)")
+            return db
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("analysis cache %s unusable (%s); texts are analysed at each start", self.path, exc)
+            self.path = None
+            return None
+
+    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, list[str]]:
+        found: dict[bytes, list[str]] = {}
+        db = self._connect() if keys else None
+        if db is None:
+            return found
+        try:
+            with db:
+                for start in range(0, len(keys), 500):
+                    chunk = keys[start : start + 500]
+                    rows = db.execute(
+                        f"SELECT key, terms FROM terms WHERE key IN ({','.join('?' * len(chunk))})", chunk
+                    )
+                    found.update((bytes(key), terms.split()) for key, terms in rows)
+        except sqlite3.Error as exc:
+            log.warning("analysis cache read failed (%s); texts are analysed again", exc)
+        finally:
+            db.close()
+        return found
+
+    def put_many(self, items: dict[bytes, list[str]]) -> None:
+        db = self._connect() if items else None
+        if db is None:
+            return
+        try:
+            with db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO terms (key, terms) VALUES (?, ?)",
+                    [(key, " ".join(terms)) for key, terms in items.items()],
+                )
+        except sqlite3.Error as exc:
+            log.warning("analysis cache write failed (%s)", exc)
+        finally:
+            db.close()
+
+
+def _analysed_texts(kb: KnowledgeBase, clauses: Sequence[Clause]) -> list[str]:
+    """The texts a SchoolIndex over `clauses` analyses: each clause's body and its example questions."""
+    texts = []
+    for clause in clauses:
+        texts.append(body_text(clause, kb))
+        texts += clause.examples
+    return texts
+
+
 class Retriever:
     """The per-school indexes for one knowledge base.
 
     Built with `previous` (the retriever of an earlier version of the same knowledge base), it keeps every index
     whose policies are unchanged and rebuilds only the others; a change to what all indexes are built from
     (synonyms, word combinations, topics, scope words) rebuilds them all, and `rebuilt_all` says why.
+    With `terms_cache` (kept from `previous`), texts analysed by an earlier start or version are not analysed
+    again.
     """
 
     def __init__(
@@ -373,9 +473,11 @@ class Retriever:
         embedder: Embedder | None = None,
         progress: Progress | None = None,
         previous: Retriever | None = None,
+        terms_cache: TermsCache | None = None,
     ):
         self.kb = kb
         self.embedder = embedder
+        self.terms_cache = terms_cache or (previous.terms_cache if previous is not None else None)
         self.rebuilt_all: tuple[str, ...] = ()  # the shared inputs that changed since `previous`, if any
         if previous is not None and (previous.embedder is not embedder or analyzer is not None):
             previous = None
@@ -403,11 +505,33 @@ class Retriever:
             for school in previous.kb.schools.values():
                 old_indexes.setdefault(school.policies, previous.indexes[school.id])
         analysed: dict[str, list[str]] = {}  # copies of a clause or example question are analysed once
+        fresh: list[str] = []  # texts analysed here, for the cache
+        # The cache holds what the knowledge base's own analyzer makes of a text, not a caller's analyzer.
+        cache = self.terms_cache if analyzer is None else None
+        cache_key: Callable[[str], bytes] | None = None
+        if cache is not None:
+            fingerprint = cache.fingerprint(kb)
+
+            def cache_key(text: str) -> bytes:
+                return hashlib.sha256(fingerprint + text.encode("utf-8", "surrogatepass")).digest()[:20]
+
+            to_build: list[str] = []
+            planned: set[tuple[str, ...]] = set()
+            for school in kb.schools.values():
+                if school.policies in planned:
+                    continue
+                planned.add(school.policies)
+                if school.policies not in old_indexes or not _same_policies(previous.kb, kb, school.policies):
+                    to_build += _analysed_texts(kb, kb.clauses_for(school.id))
+            by_key = {cache_key(t): t for t in dict.fromkeys(to_build)}
+            for key, found in cache.get_many(list(by_key)).items():
+                analysed[by_key[key]] = found
 
         def terms(text: str) -> list[str]:
             found = analysed.get(text)
             if found is None:
                 found = analysed[text] = self.analyzer.terms(text)
+                fresh.append(text)
             return found
 
         by_policies: dict[tuple[str, ...], SchoolIndex] = {}
@@ -427,6 +551,8 @@ class Retriever:
                 by_policies[key] = index
                 self.clause_terms.update((c.id, v) for c, v in zip(index.clauses, index.vocab, strict=True))
             self.indexes[school.id] = by_policies[key]
+        if cache is not None and cache_key is not None and fresh:
+            cache.put_many({cache_key(t): analysed[t] for t in fresh})
         if previous is not None and previous.kb.routes == kb.routes:
             self.routes = previous.routes
         else:

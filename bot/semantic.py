@@ -65,24 +65,16 @@ def default_model_path() -> Path:
 class EmbeddingModel:
     """Text to unit-length 384-d vectors: WordPiece, the ONNX encoder, mean pooling over real tokens, L2.
 
-    The files are checked against their pinned hashes at once. With `background`, the tokenizer and the
-    onnxruntime session (about 0.3 s of graph optimisation) are then made on a thread, and the first `embed`
-    waits for them: a command line indexes the knowledge base meanwhile, from cached vectors.
+    With `background`, the files' hash checks, the tokenizer and the onnxruntime session (about 0.3 s of graph
+    optimisation) are made on a thread and the first `embed` waits for them, raising ModelUnavailable if they
+    failed: a command line indexes the knowledge base meanwhile, from cached vectors. Otherwise they are made
+    at once, and ModelUnavailable is raised here.
     """
 
     def __init__(self, model_path: Path | None = None, threads: int = 1, background: bool = False):
         path = model_path or default_model_path()
         if not path.is_file():
             raise ModelUnavailable(f"model file not found: {path}")
-        if _sha256(path) != MODEL_SHA256:
-            raise ModelUnavailable(f"model file {path.name} does not match its pinned sha256")
-        if _sha256(TOKENIZER_PATH) != TOKENIZER_SHA256:
-            raise ModelUnavailable("tokenizer file does not match its pinned sha256")
-        try:
-            import onnxruntime  # noqa: F401
-            import tokenizers  # noqa: F401
-        except ImportError as exc:
-            raise ModelUnavailable(f"{exc.name} is not installed") from exc
         self._path, self._threads = path, threads
         self._lock = threading.Lock()  # the session is thread-safe, the tokenizer's padding state is not
         self._loaded: tuple | None = None
@@ -95,9 +87,16 @@ class EmbeddingModel:
             self._loaded = self._load()
 
     def _load(self) -> tuple:
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
+        """Check the files against their pinned hashes, then make the tokenizer and the onnxruntime session."""
+        if _sha256(self._path) != MODEL_SHA256:
+            raise ModelUnavailable(f"model file {self._path.name} does not match its pinned sha256")
+        if _sha256(TOKENIZER_PATH) != TOKENIZER_SHA256:
+            raise ModelUnavailable("tokenizer file does not match its pinned sha256")
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise ModelUnavailable(f"{exc.name} is not installed") from exc
         tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
         tokenizer.enable_truncation(max_length=MAX_TOKENS)
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")

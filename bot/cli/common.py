@@ -112,6 +112,10 @@ def assistant(ctx: click.Context, *, server: bool = False) -> Assistant:
     from bot.semantic import TerminalProgress
 
     config = settings(ctx)
+    if config.semantic and not server:
+        from bot.semantic import shared_embedder
+
+        shared_embedder(config.embedding_cache, background=True)  # loads while the knowledge base does
     kb = load_kb(ctx)
     return Assistant(
         kb,
