@@ -66,6 +66,26 @@ def _scopes(activity) -> tuple[str, ...]:
     return tuple(scope_key(section, ids[section]) for section in SCOPE_SECTIONS if ids[section])
 
 
+def _thread(activity) -> str | None:
+    """The key this message's conversation is remembered by, so the next message in it reads as a follow-up.
+
+    A personal chat's conversation id is constant: the core forgets the thread after 30 minutes idle, so the
+    next message within 30 minutes is a follow-up. In a channel the connector gives every reply chain its own
+    id (`19:...@thread.tacv2;messageid=<root>`), so a reply in the chain is a follow-up and a new top-level
+    post starts afresh. A group chat's id is shared by everyone in it, so there it is one thread per person.
+    """
+    conversation = activity.conversation
+    if conversation is None or not conversation.id:
+        return None
+    kind = getattr(conversation, "conversation_type", None)
+    if kind == "channel" and ";messageid=" not in conversation.id:
+        root = activity.reply_to_id or activity.id  # a client that left the chain's root out of the id
+        return f"{CHANNEL}:{conversation.id};messageid={root}" if root else None
+    if kind == "groupChat":
+        return f"{CHANNEL}:{conversation.id}:{_user_key(activity)}"
+    return f"{CHANNEL}:{conversation.id}"
+
+
 def _user_key(activity) -> str:
     who = activity.from_property
     person = (getattr(who, "aad_object_id", None) or getattr(who, "id", None) or "-") if who else "-"
@@ -104,7 +124,9 @@ class PolicyBot(ActivityHandler):
             return
         text = TurnContext.remove_recipient_mention(activity) if activity.entities else (activity.text or "")
         text = " ".join(_AT_TAG.sub(" ", text or "").split())
-        reply = await self.conversation.turn(text, _user_key(activity), _scopes(activity), CHANNEL)
+        reply = await self.conversation.turn(
+            text, _user_key(activity), _scopes(activity), CHANNEL, thread=_thread(activity)
+        )
         fallback, card = reply_parts(reply)
         message = (
             MessageFactory.attachment(CardFactory.adaptive_card(card), text=fallback)

@@ -58,10 +58,9 @@ def contact_line(title: str, name: str | None, how: str | None) -> str:
 
 
 def answer_card(answer: Answer) -> dict[str, Any]:
+    asked = "following on, you asked" if answer.follow_up else "you asked"
     body: list[dict[str, Any]] = [
-        _text(
-            f"{plain(answer.school_name)} · you asked: {plain(answer.question)}", isSubtle=True, size="Small"
-        )
+        _text(f"{plain(answer.school_name)} · {asked}: {plain(answer.question)}", isSubtle=True, size="Small")
     ]
     actions: list[dict[str, Any]] = []
     if answer.status != ANSWERED or answer.clause is None:

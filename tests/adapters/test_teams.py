@@ -238,3 +238,75 @@ def test_no_raw_teams_id_is_stored_in_a_processed_event_key(kb, tmp_path):
         assert len(digest) == 32 and int(digest, 16) >= 0, key
         for raw in ("raw-member-id", "conv-1", "act-raw-1", "29:"):
             assert raw not in key
+
+
+PERSONAL = {"id": "a:conv-1", "conversationType": "personal", "tenantId": TENANT}
+CHANNEL_ID = "19:channel-1@thread.tacv2"
+
+
+def in_channel(root: str) -> dict:
+    """A channel conversation as the connector names it: the channel, then the reply chain's root message."""
+    return {"id": f"{CHANNEL_ID};messageid={root}", "conversationType": "channel", "tenantId": TENANT}
+
+
+def channel_message(connector: FakeConnector, text: str, activity_id: str, root: str, **extra) -> dict:
+    body = activity(connector, text, activity_id, mention=True, **extra)
+    body["conversation"] = in_channel(root)
+    return body
+
+
+async def ask(session, url, body: dict) -> None:
+    async with session.post(url, json=body) as r:
+        assert r.status in (200, 201), await r.text()
+
+
+def header(reply: dict) -> str:
+    return card_of(reply)["body"][0]["text"]
+
+
+def quote(reply: dict) -> str:
+    return next(b for b in card_of(reply)["body"] if b["type"] == "Container")["items"][0]["text"]
+
+
+FIRST = "a parent added me on fb, should i accept?"
+FOLLOW_UP = "what if i knew them way before their kid started here? we're old friends"
+
+
+def test_the_next_message_in_a_personal_chat_is_read_as_a_follow_up(kb):
+    async def scenario(session, url, connector):
+        await ask(session, url, activity(connector, FIRST, "p-1"))
+        await connector.wait_for(lambda: len(connector.named("reply")) == 1)
+        await ask(session, url, activity(connector, FOLLOW_UP, "p-2"))
+        await connector.wait_for(lambda: len(connector.named("reply")) == 2)
+        # the same words in another person's personal chat: a question on its own
+        other = activity(connector, FOLLOW_UP, "p-3", conversation={**PERSONAL, "id": "a:conv-2"})
+        other["from"] = {"id": "29:user-2", "name": "Alex", "aadObjectId": "aad-user-2"}
+        await ask(session, url, other)
+        await connector.wait_for(lambda: len(connector.named("reply")) == 3)
+        first, follow_up, alone = connector.named("reply")
+        assert header(first).startswith("Crynallt") and "following on" not in header(first)
+        assert "following on, you asked: what if i knew them" in header(follow_up)
+        assert "following on" not in header(alone)
+        # read with the friend request before it, it quotes the rule on parents as friends; alone it cannot
+        assert "parents" in quote(follow_up) and quote(follow_up) != quote(alone)
+        assert follow_up["_path"] == "/v3/conversations/a:conv-1/activities/p-2"
+
+    run_teams(kb, scenario)
+
+
+def test_a_reply_in_a_channel_reply_chain_is_a_follow_up_and_a_new_post_is_not(kb):
+    async def scenario(session, url, connector):
+        await ask(session, url, channel_message(connector, FIRST, "1700000000001", root="1700000000001"))
+        await connector.wait_for(lambda: len(connector.named("reply")) == 1)
+        # the asker replies in the chain the bot answered in
+        await ask(session, url, channel_message(connector, FOLLOW_UP, "1700000000005", root="1700000000001"))
+        # and someone else posts the same words as a new top-level post: a chain of its own
+        await ask(session, url, channel_message(connector, FOLLOW_UP, "1700000000009", root="1700000000009"))
+        await connector.wait_for(lambda: len(connector.named("reply")) == 3)
+        first, in_chain, new_post = connector.named("reply")
+        assert in_chain["_path"].endswith(";messageid=1700000000001/activities/1700000000005")
+        assert "following on" in header(in_chain)
+        assert "following on" not in header(new_post)
+        assert quote(in_chain) != quote(new_post)
+
+    run_teams(kb, scenario)
