@@ -1,4 +1,8 @@
-"""The local web chat: `GET /` serves a self-contained page, `POST /api/ask` answers with the JSON contract.
+"""The local web chat: `GET /` serves a self-contained chat page, `POST /api/ask` answers with the JSON contract,
+`POST /api/escalate` records a hand-off to the contact an answer names.
+
+The page sends one `thread` id per browser session (and per school), so a follow-up is read in the light of the
+questions before it. Greetings, "help" and "thanks" get a short `{"status": "help"}` reply instead of a search.
 
 Every bad request gets a 4xx with a JSON `error` message the page can show; nothing here raises a 5xx for
 anything a user can send.
@@ -17,13 +21,30 @@ from aiohttp import web
 
 from adapters.json_body import BadBody, parse_json, parse_json_object
 from adapters.request_body import read_body
+from bot.compose import in_sentence
 from bot.contract import answer_dict, error_dict
-from bot.conversation import FEEDBACK_ID_LIMITS, MAX_COMMENT_CHARS, Conversation
+from bot.conversation import (
+    FEEDBACK_ID_LIMITS,
+    MAX_COMMENT_CHARS,
+    Conversation,
+    EscalationReceipt,
+    Help,
+    Notice,
+)
 from bot.errors import InvalidQuestion, UnknownSchool
 from bot.settings import Settings
 
 log = logging.getLogger("policybot.web")
 CHANNEL = "web"
+USER_KEY = "web:anonymous"  # the page has no login: every asker is the same anonymous user
+MAX_THREAD_CHARS = 100  # the page sends a UUID (36); anything much longer is not one of its ids
+# The widths of the escalation record's id columns: longer values cannot come from an answer this server gave.
+ESCALATION_ID_LIMITS = {**FEEDBACK_ID_LIMITS, "role": 64}
+_LETTER = re.compile(r"[^\W\d_]")
+HELP_MESSAGE = (
+    "Hi! I answer questions about {school}'s social media policy: I quote the exact clause, show your school's "
+    "version of the rule and tell you who to contact. Try asking:"
+)
 
 
 def _error(status: int, message: str, **context) -> web.Response:
@@ -32,11 +53,50 @@ def _error(status: int, message: str, **context) -> web.Response:
     )
 
 
+def _thread(payload: dict) -> tuple[str | None, str | None]:
+    """The request's `thread` (None when it has none) and the error message if it is not a usable id."""
+    thread = payload.get("thread")
+    if thread is None:
+        return None, None
+    if not isinstance(thread, str) or not thread or len(thread) > MAX_THREAD_CHARS:
+        return None, f"`thread` must be text of 1 to {MAX_THREAD_CHARS} characters."
+    return thread, None
+
+
+def _reach(receipt: EscalationReceipt) -> str:
+    return f"To reach them now: {receipt.contact_how or 'ask in person'}."
+
+
 class WebChat:
     """The page's API over one Conversation: every failure a user can cause is a 4xx with a message."""
 
-    def __init__(self, conversation: Conversation):
+    def __init__(self, conversation: Conversation, storage: bool = True):
         self.conversation = conversation
+        self.storage = storage
+
+    def _school_id(self, given: str) -> str | None:
+        wanted = given.strip().lower()
+        return next((s.id for s in self.conversation.schools() if s.id == wanted), None)
+
+    def _small_talk(self, question: object, school: str) -> web.Response | None:
+        """A greeting, "help" or "thanks" at a known school: a short reply with example questions, not a search.
+
+        Only text with a letter in it can be small talk: an empty question still gets the 422 saying what to type.
+        """
+        school_id = self._school_id(school)
+        if not isinstance(question, str) or school_id is None or not _LETTER.search(question):
+            return None
+        chat = self.conversation.small_talk(" ".join(question.split()), school_id)
+        if chat is None:
+            return None
+        name = next(s.name for s in self.conversation.schools() if s.id == school_id)
+        reply = {"status": "help", "school": school_id, "school_name": name, "question": question}
+        if isinstance(chat, Help):
+            reply |= {"message": HELP_MESSAGE.format(school=name), "examples": list(chat.examples)}
+        else:
+            assert isinstance(chat, Notice)
+            reply |= {"message": chat.message, "examples": []}
+        return web.json_response(reply)
 
     async def ask(self, request: web.Request) -> web.Response:
         refused = self.conversation.refused
@@ -56,15 +116,23 @@ class WebChat:
         if not isinstance(school, str) or not school:
             refused(CHANNEL, "no_school")
             return _error(400, "Choose a school.", question=question)
+        thread, bad_thread = _thread(payload)
+        if bad_thread:
+            refused(CHANNEL, "bad_thread")
+            return _error(400, bad_thread, school=school, question=question)
+        chat = self._small_talk(question, school)
+        if chat is not None:
+            return chat
         try:
-            answer = await self.conversation.answer(question, school, CHANNEL)
+            answer = await self.conversation.answer(question, school, CHANNEL, thread=thread)
         except UnknownSchool as exc:
             refused(CHANNEL, "unknown_school")
             return _error(404, exc.user_message, school=school)
         except InvalidQuestion as exc:
             refused(CHANNEL, "invalid_question")
             return _error(422, exc.user_message, school=school)
-        except Exception:  # our fault, not the asker's: a short apology and a contact, details only in the log
+        except Exception:
+            # our fault, not the asker's: a short apology and a contact, details only in the log
             log.exception("web answer failed")
             refused(CHANNEL, "internal")
             return _error(500, self.conversation.apology(school).message, school=school)
@@ -96,6 +164,69 @@ class WebChat:
         if receipt.recorded:
             return web.json_response({"status": "recorded", "message": receipt.message})
         return web.json_response({"status": "not_recorded", "message": receipt.message}, status=503)
+
+    async def escalate(self, request: web.Request) -> web.Response:
+        """The hand-off button: `{"school", "role", "question", "clause_id", "interaction_id", "thread"?}`.
+
+        The web has nowhere to deliver it: it is recorded for the contact's team to read in the database, and the
+        reply always says how to reach the contact now. 200 only once it is in the database; 503 (with how to
+        reach them) when it could not be written or this server keeps no records at all.
+        """
+        refused = self.conversation.refused
+        try:
+            body = await read_body(request)
+        except web.HTTPRequestEntityTooLarge:
+            refused(CHANNEL, "too_large")
+            return _error(413, "The request is too large. Please keep questions under 1,000 characters.")
+        try:
+            payload = parse_json_object(
+                body, 'a JSON object: {"school": "...", "role": "...", "question": "..."}'
+            )
+        except BadBody as exc:
+            refused(CHANNEL, "bad_json")
+            return _error(400, exc.user_message)
+        school, role = payload.get("school"), payload.get("role")
+        if not isinstance(school, str) or not school:
+            return _error(400, "`school` is missing.")
+        if not isinstance(role, str) or not role:
+            return _error(400, "`role` is missing.", school=school)
+        question = payload.get("question")
+        if question is not None and not isinstance(question, str):
+            return _error(400, "`question` must be text.", school=school)
+        ids = {}
+        for field in ("clause_id", "interaction_id"):
+            value = payload.get(field)
+            if value is not None and not isinstance(value, str):
+                return _error(400, f"`{field}` must be text.", school=school)
+            ids[field] = value
+        for field, value in (("school", school), ("role", role), *ids.items()):
+            if value is not None and len(value) > ESCALATION_ID_LIMITS[field]:
+                return _error(400, f"`{field}` is too long to be one of ours.", school=school)
+        _, bad_thread = _thread(payload)  # checked like /api/ask's; the record has no thread column (yet)
+        if bad_thread:
+            return _error(400, bad_thread, school=school)
+        try:
+            receipt = await self.conversation.escalate(
+                USER_KEY, CHANNEL, school, role, question, ids["clause_id"], ids["interaction_id"]
+            )
+        except UnknownSchool as exc:
+            refused(CHANNEL, "unknown_school")
+            return _error(404, exc.user_message, school=school)
+        who = in_sentence(receipt.contact_title)
+        if receipt.recorded:
+            message = f"Your question is recorded for {who}. {_reach(receipt)}"
+            return web.json_response({"status": "recorded", "message": message})
+        if not self.storage:
+            message = (
+                f"This server keeps no records (its storage is turned off), so {who} will not see this. "
+                f"{_reach(receipt)}"
+            )
+        else:
+            message = (
+                f"Sorry, I could not record your question for {who}: the database is unavailable just now. "
+                f"{_reach(receipt)}"
+            )
+        return web.json_response({"status": "not_recorded", "message": message}, status=503)
 
     async def schools(self, request: web.Request) -> web.Response:
         return web.json_response([{"id": s.id, "name": s.name} for s in self.conversation.schools()])
@@ -157,10 +288,11 @@ async def page(request: web.Request) -> web.Response:
 
 def mount(app: web.Application, conversation: Conversation, settings: Settings) -> str:
     """The web chat needs no credentials, so it is always on."""
-    chat = WebChat(conversation)
+    chat = WebChat(conversation, storage=settings.storage)
     app.router.add_get("/", page)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/api/schools", chat.schools)
     app.router.add_post("/api/ask", chat.ask)
     app.router.add_post("/api/feedback", chat.feedback)
-    return "channel web: on (GET / and POST /api/ask need no credentials)"
+    app.router.add_post("/api/escalate", chat.escalate)
+    return "channel web: on (GET /, POST /api/ask and /api/escalate need no credentials)"

@@ -261,3 +261,149 @@ def test_with_the_database_unreachable_feedback_gets_503_saying_it_was_not_recor
         )
 
     asyncio.run(main())
+
+
+def test_a_follow_up_in_the_same_thread_is_read_in_context_and_another_thread_is_not(assistant):
+    async def ask(session, base, question, thread):
+        body = {"school": "reading", "question": question, "thread": thread}
+        async with session.post(f"{base}/api/ask", json=body) as r:
+            assert r.status == 200
+            return await r.json()
+
+    async def scenario(session, base):
+        first = await ask(session, base, "can i go on fb at lunch?", "page-1")
+        assert first["status"] == "answered" and first["follow_up"] is False
+        second = await ask(session, base, "what about on my own phone?", "page-1")
+        assert second["status"] == "answered" and second["follow_up"] is True
+        elsewhere = await ask(session, base, "what about on my own phone?", "page-2")
+        assert elsewhere["follow_up"] is False
+
+    serve_and(assistant, scenario, Settings.from_env({"POLICYBOT_STORAGE": "off"}))
+
+
+def test_a_thread_that_is_not_a_short_string_gets_400(assistant):
+    async def scenario(session, base):
+        for thread in ("t" * 101, "", 7, ["a"], {"a": 1}):
+            body = {"school": "reading", "question": "can i post?", "thread": thread}
+            async with session.post(f"{base}/api/ask", json=body) as r:
+                assert r.status == 400, thread
+                assert "`thread`" in (await r.json())["error"]
+        body = {"school": "reading", "question": "can i post?", "thread": "t" * 100}
+        async with session.post(f"{base}/api/ask", json=body) as r:
+            assert r.status == 200
+
+    serve_and(assistant, scenario, Settings.from_env({"POLICYBOT_STORAGE": "off"}))
+
+
+def test_hi_and_help_get_a_greeting_with_three_examples_and_thanks_a_short_reply(assistant):
+    async def scenario(session, base):
+        for greeting in ("hi", "Hello!", "help"):
+            body = {"school": "Reading", "question": greeting, "thread": "t"}
+            async with session.post(f"{base}/api/ask", json=body) as r:
+                assert r.status == 200
+                data = await r.json()
+            assert data["status"] == "help" and data["school"] == "reading", data
+            assert data["school_name"] == "A Reading Borough Council school"
+            assert "social media policy" in data["message"] and len(data["examples"]) == 3
+        async with session.post(f"{base}/api/ask", json={"school": "reading", "question": "thanks!"}) as r:
+            data = await r.json()
+        assert (
+            data["status"] == "help"
+            and data["examples"] == []
+            and data["message"].startswith("You're welcome")
+        )
+        # small talk does not make an unknown school known, nor an empty question a greeting
+        async with session.post(f"{base}/api/ask", json={"school": "hogwarts", "question": "hi"}) as r:
+            assert r.status == 404
+        async with session.post(f"{base}/api/ask", json={"school": "reading", "question": "\u200b"}) as r:
+            assert r.status == 422
+
+    serve_and(assistant, scenario, Settings.from_env({"POLICYBOT_STORAGE": "off"}))
+
+
+def test_escalate_is_in_the_database_before_the_page_is_told_it_was_recorded(assistant, tmp_path):
+    from bot.server import RECORDER
+    from bot.store import Store, database_url_for
+    from tests.test_storage_server import eventually
+
+    settings = Settings.from_env({"POLICYBOT_DATA_DIR": str(tmp_path)})
+
+    async def main() -> None:
+        app = create_app(assistant, settings)
+        async with serving(app) as base, aiohttp.ClientSession() as session:
+            await eventually(lambda: app[RECORDER].ready)
+            ask = {"school": "reading", "question": "how do I book annual leave?", "thread": "page-9"}
+            async with session.post(f"{base}/api/ask", json=ask) as r:
+                answer = await r.json()
+            handoff = answer["handoff"]
+            assert answer["status"] == "no_match" and handoff["label"] == "Ask HR"
+            body = {
+                "school": answer["school"],
+                "role": handoff["role"],
+                "question": answer["question"],
+                "clause_id": None,
+                "interaction_id": answer["interaction_id"],
+                "thread": "page-9",
+            }
+            async with session.post(f"{base}/api/escalate", json=body) as r:
+                assert r.status == 200
+                reply = await r.json()
+            store = Store(database_url_for(settings))  # another connection: it is on disk, not in a buffer
+            try:
+                escalations = await store.escalations()
+            finally:
+                await store.close()
+        assert reply["status"] == "recorded"
+        assert reply["message"].startswith("Your question is recorded for the HR team. To reach them now: ")
+        [escalation] = escalations
+        assert (escalation.school, escalation.channel, escalation.role) == ("reading", "web", handoff["role"])
+        assert escalation.question == "how do I book annual leave?"
+        assert escalation.interaction_id == answer["interaction_id"]
+
+    asyncio.run(main())
+
+
+def test_escalate_with_storage_off_says_it_was_not_recorded_and_how_to_reach_the_contact(assistant):
+    async def scenario(session, base):
+        body = {"school": "reading", "role": "safeguarding_lead", "question": "a pupil told me something"}
+        async with session.post(f"{base}/api/escalate", json=body) as r:
+            assert r.status == 503
+            reply = await r.json()
+        assert reply["status"] == "not_recorded"
+        assert "storage is turned off" in reply["message"] and "To reach them now: " in reply["message"]
+        assert "Designated Safeguarding Lead" in reply["message"]
+
+    serve_and(assistant, scenario, Settings.from_env({"POLICYBOT_STORAGE": "off"}))
+
+
+def test_escalate_answers_bad_input_with_4xx_and_an_unknown_school_with_404(assistant):
+    async def scenario(session, base):
+        ok = {"school": "reading", "role": "hr_provider", "question": "q", "interaction_id": "i" * 32}
+        cases = [
+            (b"{not json", 400),
+            (json.dumps(["a"]).encode(), 400),
+            (b"[" * 30_000 + b"]" * 30_000, 400),
+            (json.dumps({**ok, "school": None}).encode(), 400),
+            (json.dumps({**ok, "role": ""}).encode(), 400),
+            (json.dumps({**ok, "role": "r" * 65}).encode(), 400),
+            (json.dumps({**ok, "school": "s" * 65}).encode(), 400),
+            (json.dumps({**ok, "interaction_id": "i" * 33}).encode(), 400),
+            (json.dumps({**ok, "clause_id": "c" * 129}).encode(), 400),
+            (json.dumps({**ok, "clause_id": 5}).encode(), 400),
+            (json.dumps({**ok, "question": {"a": 1}}).encode(), 400),
+            (json.dumps({**ok, "thread": "t" * 101}).encode(), 400),
+            (json.dumps({**ok, "school": "hogwarts"}).encode(), 404),
+            (json.dumps({"school": "reading", "question": "x" * 200_000}).encode(), 413),
+        ]
+        for body, status in cases:
+            async with session.post(
+                f"{base}/api/escalate", data=body, headers={"Content-Type": "application/json"}
+            ) as r:
+                assert r.status == status, (body[:60], r.status)
+                data = await r.json()
+                assert data["status"] == "error" and data["error"]
+        # an unknown role is the client's edit of a button: the school's general contact gets it instead
+        async with session.post(f"{base}/api/escalate", json={**ok, "role": "wizard"}) as r:
+            assert r.status == 503 and "To reach them now" in (await r.json())["message"]
+
+    serve_and(assistant, scenario, Settings.from_env({"POLICYBOT_STORAGE": "off"}))
