@@ -1,10 +1,18 @@
 """Reading a follow-up in the light of its thread: "and if it's on my own phone?" after a question on lunchtime use.
 
-A message that reads as a follow-up (it leans on what came before: "and if...", "what about...", "who do I tell
-about that?", a few words with no verb) is searched twice: on its own, and together with the thread's last
-answered question. The two rankings are added, so the new words choose among the clauses the earlier question
-made likely, and a clause the new words point to strongly still wins on its own. Anything else, a complete new
-question or a drift out of scope ("ok thanks, how do I book the minibus?"), is searched on its own terms only.
+Each message in a thread is sorted by its form:
+- **new**: it says it changes the subject ("new question:", "unrelated", "different q"), or it opens with a
+  thanks or an "ok" and then asks something that does not lean back ("ok thanks, how do I book the minibus?"):
+  searched on its own terms only, so a drift out of scope still gets no_match.
+- **leaning**: it leans on what came before: an opening such as "and if", "what about", "who do I tell", a
+  back-reference ("that", "it", "them", "as well"), or a fragment of a few words ("and whatsapp groups?").
+- **plain**: anything else: it may be either, so the thread weighs less, and a message far from every clause
+  (the model's similarity under DRIFT_SIMILARITY) is left to stand alone.
+
+A follow-up is ranked by three searches added together: the message on its own (weight 1), the message with the
+thread's last answered question (COMBINED_WEIGHT) and that question alone (PRIOR_WEIGHT). The message's own
+words choose among the clauses the thread made likely, and a clause they point to strongly still wins. Weights
+were chosen on tests/eval/dialogues.yaml (our own set), so expect less on dialogues written by others.
 """
 
 from __future__ import annotations
@@ -21,20 +29,38 @@ if TYPE_CHECKING:
     from bot.assistant import Assistant
     from bot.compose import Answer
 
-# Words that make a message lean on an earlier one. Kept to openings and pronouns that rarely start a question
-# that stands alone; "it" and "this" are common in complete questions too, so they count only with an opening.
-_LEANING_OPENINGS = re.compile(
-    r"^(?:ok(?:ay)?[,!. ]+|right[,!. ]+|thanks?[,!. ]+|cheers[,!. ]+)?"
-    r"(?:and|but|or|so|also|plus|what about|how about|what if|and if|even if|same|does that|does this|does it|"
-    r"is that|is this|would that|would it|could that|could it|will that|can that|do i have to tell|"
-    r"who do i (?:tell|report|ask|speak|talk)|who should i|who would i|what happens|what would happen|"
-    r"could i get|would i get|can i get|am i allowed to do that|is it still|still)\b",
+MAX_THREAD_TURNS = 4  # a follow-up leans on the last few turns; older ones are dropped from the thread
+FRAGMENT_WORDS = 4  # "at weekends?", "and whatsapp groups?": this short, a message leans on the one before
+PRIOR_WEIGHT = 0.3
+COMBINED_WEIGHT = 0.5
+PLAIN_FACTOR = 1.0  # how much of the thread a message of neither form gets
+DRIFT_SIMILARITY = 0.33  # below this, a message of neither form is taken as a change of subject
+THREAD_SEARCH = 40  # how deep each of the three searches goes before their scores are added
+
+_ACK = re.compile(
+    r"^(?:ok(?:ay)?|ta|thanks?|thank you|thx|ty|cheers|great|lovely|brill(?:iant)?|perfect|right|got it|fab|"
+    r"nice|cool|understood|fair enough)\b[\s,.!:;-]*",
     re.I,
 )
-_BACK_REFERENCE = re.compile(r"\b(?:that|those|these|them|same|either|too|also|instead|then)\b[?.!]*", re.I)
+_NEW_SUBJECT = re.compile(
+    r"\b(?:new q(?:uestion|n)?|different q(?:uestion|n)?|diff q(?:uestion|n)?|another q(?:uestion|n)?|"
+    r"separate (?:thing|question|q)|unrelated|totally different|something else|other thing|while i'?m here|"
+    r"on another note|change of subject|random q(?:uestion)?)\b",
+    re.I,
+)
+_LEANING_OPENING = re.compile(
+    r"^(?:and|but|or|so|what about|how about|what if|and if|even if|same|does that|does this|does it|is that|"
+    r"is this|would that|would it|could that|could it|will that|who do i|who should i|who would i|who can i|"
+    r"what happens|what would happen|could i get|would i get|can i get|could they|would they|is it still|"
+    r"still|should i)\b",
+    re.I,
+)
+_BACK_REFERENCE = re.compile(
+    r"\b(?:that|those|these|them|it|this|same|either|too|instead|then|as well|there)\b", re.I
+)
 _WORDS = re.compile(r"[a-z0-9']+", re.I)
-MAX_THREAD_TURNS = 4  # a follow-up leans on the last few turns; older ones are dropped from the thread
-FRAGMENT_WORDS = 4  # "at weekends?", "on my own phone?": this short, a message leans on the one before
+
+NEW, LEANING, PLAIN = "new", "leaning", "plain"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,13 +69,21 @@ class ThreadSearch:
     follow_up: bool  # read together with the thread's earlier question
 
 
-def leans_on_context(question: str) -> bool:
-    """Whether `question` reads as a follow-up rather than a question that stands on its own."""
-    text = question.strip()
-    words = _WORDS.findall(text)
-    if len(words) <= FRAGMENT_WORDS:
-        return True
-    return bool(_LEANING_OPENINGS.match(text)) or bool(_BACK_REFERENCE.search(text))
+def form_of(message: str) -> str:
+    """NEW, LEANING or PLAIN: how a message in a thread relates to the one before, judged by its form."""
+    text = message.strip()
+    if _NEW_SUBJECT.search(text):
+        return NEW
+    ack = _ACK.match(text)
+    rest = text[ack.end() :] if ack else text
+    leaning = (
+        bool(_LEANING_OPENING.match(rest))
+        or bool(_BACK_REFERENCE.search(rest))
+        or len(_WORDS.findall(rest)) <= FRAGMENT_WORDS
+    )
+    if leaning:
+        return LEANING
+    return NEW if ack else PLAIN
 
 
 def last_question(context: Sequence[Turn]) -> Turn | None:
@@ -60,30 +94,45 @@ def last_question(context: Sequence[Turn]) -> Turn | None:
 def search_in_thread(
     retriever: Retriever, school_id: str, question: str, context: Sequence[Turn], limit: int
 ) -> ThreadSearch:
-    bare = retriever.search(school_id, question, limit)
     previous = last_question(context)
-    if previous is None or not leans_on_context(question):
-        return ThreadSearch(bare, False)
-    combined = retriever.search(school_id, f"{previous.question} {question}", limit)
-    return ThreadSearch(fuse(bare, combined, limit), True)
-
-
-def fuse(bare: SearchResult, combined: SearchResult, limit: int) -> SearchResult:
-    """One ranking from the follow-up alone and with its context: each clause's two scores added."""
-    scores: dict[str, float] = {}
-    clauses = {}
-    for result in (bare, combined):
-        for hit in result.hits:
-            scores[hit.clause.id] = scores.get(hit.clause.id, 0.0) + hit.score
-            clauses[hit.clause.id] = hit.clause
-    order = sorted(scores, key=lambda cid: -scores[cid])[:limit]
-    hits = tuple(Hit(clauses[cid], scores[cid]) for cid in order)
-    return dataclasses.replace(
-        combined,
+    form = form_of(question) if previous is not None else NEW
+    if form == NEW:
+        return ThreadSearch(retriever.search(school_id, question, limit), False)
+    assert previous is not None and previous.question is not None
+    bare = retriever.search(school_id, question, THREAD_SEARCH)
+    if (
+        form == PLAIN
+        and not bare.confident
+        and bare.semantic is not None
+        and bare.semantic < DRIFT_SIMILARITY
+    ):
+        return ThreadSearch(_cut(bare, limit), False)  # far from every clause: a change of subject
+    combined = retriever.search(school_id, f"{previous.question} {question}", THREAD_SEARCH)
+    prior = retriever.search(school_id, previous.question, THREAD_SEARCH)
+    factor = 1.0 if form == LEANING else PLAIN_FACTOR
+    hits = _added(((1.0, bare), (COMBINED_WEIGHT * factor, combined), (PRIOR_WEIGHT * factor, prior)), limit)
+    result = dataclasses.replace(
+        bare,
         hits=hits,
         confident=bare.confident or combined.confident,
         route=bare.route or combined.route,
     )
+    return ThreadSearch(result, True)
+
+
+def _added(weighted: Sequence[tuple[float, SearchResult]], limit: int) -> tuple[Hit, ...]:
+    scores: dict[str, float] = {}
+    clauses = {}
+    for weight, result in weighted:
+        for hit in result.hits:
+            scores[hit.clause.id] = scores.get(hit.clause.id, 0.0) + weight * hit.score
+            clauses[hit.clause.id] = hit.clause
+    order = sorted(scores, key=lambda cid: -scores[cid])[:limit]
+    return tuple(Hit(clauses[cid], scores[cid]) for cid in order)
+
+
+def _cut(result: SearchResult, limit: int) -> SearchResult:
+    return dataclasses.replace(result, hits=result.hits[:limit])
 
 
 def with_turn(context: Sequence[Turn], answer: Answer, keep_text: bool = True) -> tuple[Turn, ...]:

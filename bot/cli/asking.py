@@ -16,9 +16,10 @@ import click
 from bot.cli import common
 
 if TYPE_CHECKING:
-    from bot.assistant import Assistant
+    from bot.followup import ThreadMemory
 
 MAX_JSONL_LINE = 64 * 1024
+MAX_THREAD_ID = 200
 
 
 class _AskCommand(click.Command):
@@ -49,8 +50,11 @@ def ask(ctx: click.Context, school: str | None, as_json: bool, jsonl: bool, ques
 
     assistant = common.assistant(ctx)
     if jsonl:
+        from bot.followup import ThreadMemory
+
+        threads = ThreadMemory(assistant)  # lines sharing a "thread" are one conversation, in input order
         for line in sys.stdin:
-            click.echo(json.dumps(answer_jsonl_line(assistant, line), ensure_ascii=False))
+            click.echo(json.dumps(answer_jsonl_line(threads, line), ensure_ascii=False))
             sys.stdout.flush()
         return
     if not school or question is None:
@@ -70,8 +74,10 @@ def ask(ctx: click.Context, school: str | None, as_json: bool, jsonl: bool, ques
         click.echo(render_text(answer), nl=False)
 
 
-def answer_jsonl_line(assistant: Assistant, line: str) -> dict:
-    """One input line to one output object; a bad line gets an error object, never an exception."""
+def answer_jsonl_line(threads: ThreadMemory, line: str) -> dict:
+    """One input line to one output object; a bad line gets an error object, never an exception.
+
+    A line may carry `"thread"`: it is then read in the light of the earlier lines of that thread."""
     from bot.contract import answer_dict, error_dict
     from bot.errors import PolicyBotError
 
@@ -86,8 +92,11 @@ def answer_jsonl_line(assistant: Assistant, line: str) -> dict:
     school, question = request.get("school"), request.get("question")
     if not isinstance(school, str) or not school:
         return error_dict("missing `school`", school, question)
+    thread = request.get("thread")
+    if thread is not None and (not isinstance(thread, str) or len(thread) > MAX_THREAD_ID):
+        return error_dict(f"`thread` must be text of at most {MAX_THREAD_ID} characters", school, question)
     try:  # no question at all is an empty one, answered with what to type
-        return answer_dict(assistant.ask("" if question is None else question, school))
+        return answer_dict(threads.ask("" if question is None else question, school, thread or None))
     except PolicyBotError as exc:
         return error_dict(exc.user_message, school, question)
 

@@ -45,3 +45,151 @@ def test_ids_from_a_client_that_are_not_text_are_dropped(assistant, tmp_path):
         None,
         True,
     )
+
+
+def started(assistant, settings: Settings, **kwargs):
+    """A conversation over a real SQLite store whose schema is in place and whose writer runs."""
+    store = Store(database_url_for(settings))
+    recorder = Recorder(store, Metrics())
+    return store, recorder, Conversation(assistant, recorder, **kwargs)
+
+
+async def _ready(store, recorder) -> None:
+    await store.upgrade()
+    recorder.ready = True
+    await recorder.start()
+
+
+def test_a_thread_is_kept_in_the_database_hashed_so_another_replica_reads_the_follow_up(assistant, tmp_path):
+    settings = Settings(data_dir=tmp_path)
+
+    async def main() -> None:
+        store_a, recorder_a, replica_a = started(assistant, settings)
+        store_b, recorder_b, replica_b = started(assistant, settings)
+        replica_b.hasher = replica_a.hasher  # replicas share POLICYBOT_HASH_SALT
+        await _ready(store_a, recorder_a)
+        await _ready(store_b, recorder_b)
+        try:
+            await replica_a.answer("can i go on fb at lunch?", "reading", "web", thread="page-1")
+            follow = await replica_b.answer("what about on my own phone?", "reading", "web", thread="page-1")
+            assert follow.follow_up and "own equipment" in follow.clause.quote
+            assert await replica_b.knows_thread("page-1") and not await replica_b.knows_thread("page-2")
+            assert await store_a.count("threads") == 1
+            [key] = [row async for row in _keys(store_a)]
+            assert "page-1" not in key and key.startswith("thread:")
+        finally:
+            for recorder, store in ((recorder_a, store_a), (recorder_b, store_b)):
+                await recorder.stop()
+                await store.close()
+
+    asyncio.run(main())
+
+
+async def _keys(store):
+    from sqlalchemy import select
+
+    from bot.store import schema
+
+    async with store.engine.connect() as conn:
+        for row in (await conn.execute(select(schema.threads.c.key))).all():
+            yield row[0]
+
+
+def test_an_idle_thread_is_forgotten_after_30_minutes(assistant, tmp_path):
+    import datetime as dt
+
+    from bot.records import Thread, Turn
+
+    async def main() -> None:
+        store, recorder, conversation = started(assistant, Settings(data_dir=tmp_path))
+        await _ready(store, recorder)
+        try:
+            key = conversation.hasher.event_key("thread:old")
+            stale = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=31)
+            await store.save_thread(Thread(key, "reading", (Turn("can i go on fb at lunch?"),), stale))
+            follow = await conversation.answer("what about on my own phone?", "reading", "web", thread="old")
+            assert not follow.follow_up
+            counts = await store.purge(dt.datetime.now(dt.UTC) - dt.timedelta(days=90), idle_before=stale)
+            assert "threads" in counts
+        finally:
+            await recorder.stop()
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_with_store_questions_off_a_thread_keeps_no_question_text(assistant, tmp_path):
+    async def main() -> None:
+        store, recorder, conversation = started(assistant, Settings(data_dir=tmp_path), store_questions=False)
+        await _ready(store, recorder)
+        try:
+            await conversation.answer("can i go on fb at lunch?", "reading", "web", thread="p")
+            [thread] = [await recorder.thread(conversation.hasher.event_key("thread:p"))]
+            assert thread.turns[0].question is None and thread.turns[0].clause_id == "reading.2.1"
+        finally:
+            await recorder.stop()
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_without_storage_threads_live_in_memory(assistant):
+    async def main() -> None:
+        conversation = Conversation(assistant)
+        await conversation.answer("can i go on fb at lunch?", "reading", "web", thread="p")
+        follow = await conversation.answer("what about on my own phone?", "reading", "web", thread="p")
+        assert follow.follow_up
+
+    asyncio.run(main())
+
+
+def test_an_escalation_is_recorded_with_the_hashed_asker_and_the_schools_contact(assistant, tmp_path):
+    async def main() -> None:
+        store, recorder, conversation = started(assistant, Settings(data_dir=tmp_path))
+        await _ready(store, recorder)
+        try:
+            receipt = await conversation.escalate(
+                "slack:T1:U1",
+                "slack",
+                "wolverhampton",
+                "headteacher",
+                "can i post sports day pics?",
+                "w.1",
+                "i1",
+            )
+            [row] = await store.escalations()
+            assert receipt.recorded and row.role == "headteacher" and row.school == "wolverhampton"
+            assert row.question == "can i post sports day pics?" and row.user_hash != "slack:T1:U1"
+            assert receipt.contact_title
+            unknown_role = await conversation.escalate("slack:T1:U1", "slack", "reading", {"x": 1})
+            assert unknown_role.escalation.role == assistant.kb.schools["reading"].general_contact
+        finally:
+            await recorder.stop()
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_an_escalation_for_an_unknown_school_is_refused(assistant):
+    import pytest
+
+    from bot.errors import UnknownSchool
+
+    with pytest.raises(UnknownSchool):
+        asyncio.run(Conversation(assistant).escalate("web:anonymous", "web", "hogwarts", "headteacher"))
+
+
+def test_school_followed_by_a_question_is_a_question_not_a_command(assistant):
+    conversation = Conversation(assistant, default_school="reading")
+    reply = asyncio.run(conversation.reply("school trip pics on fb ok?", "web:a"))
+    assert type(reply).__name__ == "Answer"
+    chosen = asyncio.run(conversation.reply("school howitt", "web:a"))
+    assert type(chosen).__name__ == "SchoolChosen" and chosen.school.id == "howitt"
+
+
+def test_thanks_and_hello_are_small_talk(assistant):
+    conversation = Conversation(assistant, default_school="reading")
+    thanks = asyncio.run(conversation.reply("thanks!", "web:a"))
+    hello = asyncio.run(conversation.reply("hi", "web:a"))
+    assert type(thanks).__name__ == "Notice" and "welcome" in thanks.message
+    assert type(hello).__name__ == "Help" and len(hello.examples) == 3

@@ -1,0 +1,83 @@
+"""A message in a thread is read by its form: a follow-up leans on the question before, anything else stands alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.followup import LEANING, NEW, PLAIN, ThreadMemory, form_of, last_question, with_turn
+from bot.records import Turn
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "and on my own phone?",
+        "what about at weekends?",
+        "what if it's the head?",
+        "who do i tell about that?",
+        "could i get sacked for it?",
+        "and whatsapp groups?",
+        "ok. and the school's fb page?",
+        "does that go for TAs as well",
+    ],
+)
+def test_a_message_that_leans_on_the_one_before_is_a_follow_up(message):
+    assert form_of(message) == LEANING
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "ok thanks, how do i book the minibus?",
+        "cheers. where's the form for annual leave",
+        "new question - can i look up candidates before an interview?",
+        "unrelated, but is linkedin covered by the policy",
+    ],
+)
+def test_thanks_then_a_fresh_question_or_a_stated_change_of_subject_is_new(message):
+    assert form_of(message) == NEW
+
+
+def test_a_complete_question_with_no_back_reference_is_plain():
+    assert form_of("can i put where i work on my instagram profile?") == PLAIN
+
+
+def test_the_last_answered_turn_with_words_is_what_a_follow_up_leans_on():
+    turns = (
+        Turn("can i go on fb at lunch?", "personal_use_at_work", "reading.2.1"),
+        Turn("how do i book the minibus", None, None, "no_match"),
+        Turn(None, "privacy_settings", "reading.5.1"),  # text not kept
+    )
+    assert last_question(turns).question == "can i go on fb at lunch?"
+
+
+def test_a_thread_keeps_its_last_few_turns_only(assistant):
+    answer = assistant.ask("can i go on fb at lunch?", "reading")
+    turns = ()
+    for _ in range(6):
+        turns = with_turn(turns, answer)
+    assert len(turns) == 4 and turns[-1].clause_id == answer.clause.id
+    assert with_turn((), answer, keep_text=False)[0].question is None
+
+
+def test_a_follow_up_in_a_thread_is_answered_in_context_and_outside_it_is_not(assistant):
+    threads = ThreadMemory(assistant)
+    first = threads.ask("can i go on fb at lunch?", "reading", "t1")
+    follow = threads.ask("what about on my own phone?", "reading", "t1")
+    alone = threads.ask("what about on my own phone?", "reading", "t2")
+    assert not first.follow_up and follow.follow_up and not alone.follow_up
+    assert follow.status == "answered" and "own equipment" in follow.clause.quote
+
+
+def test_a_drift_out_of_scope_in_a_thread_still_gets_no_match(assistant):
+    threads = ThreadMemory(assistant)
+    threads.ask("can i accept a friend request from a parent?", "howitt", "t")
+    drift = threads.ask("ok thanks, how do i book the minibus for the trip?", "howitt", "t")
+    assert drift.status == "no_match" and not drift.follow_up
+
+
+def test_a_thread_belongs_to_one_school(assistant):
+    threads = ThreadMemory(assistant)
+    threads.ask("can i go on fb at lunch?", "reading", "t")
+    other = threads.ask("what about on my own phone?", "howitt", "t")
+    assert not other.follow_up
