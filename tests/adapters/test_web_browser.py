@@ -21,6 +21,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from bot.server import create_app
+from bot.settings import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -77,8 +78,9 @@ class Page:
         return value
 
     async def click(self, selector: str) -> None:
-        box = await self.js(f"(() => {{ const r = document.querySelector({selector!r}).getBoundingClientRect();"
-                            " return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()")  # fmt: skip
+        """A real mouse click at the element's centre, once it is scrolled into view (the history grows)."""
+        box = await self.js(f"(() => {{ const e = document.querySelector({selector!r}); e.scrollIntoView({{block: 'center'}});"
+                            " const r = e.getBoundingClientRect(); return {x: r.x + r.width / 2, y: r.y + r.height / 2}; })()")  # fmt: skip
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             await self.send("Input.dispatchMouseEvent", type=kind, button="left", clickCount=1, **box)
 
@@ -86,6 +88,11 @@ class Page:
         for char in text:
             await self.send("Input.dispatchKeyEvent", type="keyDown", text=char, key=char)
             await self.send("Input.dispatchKeyEvent", type="keyUp", key=char)
+
+    async def press_enter(self, shift: bool = False) -> None:
+        keys = {"key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13, "modifiers": 8 if shift else 0}
+        await self.send("Input.dispatchKeyEvent", type="keyDown", text="\r", **keys)
+        await self.send("Input.dispatchKeyEvent", type="keyUp", **keys)
 
     async def choose(self, selector: str, value: str) -> None:
         """What a person's pick in a <select> amounts to (as Playwright's select_option does it)."""
@@ -121,16 +128,18 @@ def kill(browser: subprocess.Popen) -> None:
             continue
 
 
-def test_a_person_asks_in_a_real_browser_and_sees_the_clause_citation_and_contacts(assistant, tmp_path):
+def in_browser(assistant, tmp_path: Path, scenario, settings: Settings | None = None) -> None:
+    """Serve the real app on loopback, start Chromium on a fresh profile and run `scenario(page, session, base)`
+    on its page; the browser and the server are stopped whatever happens."""
     if not os.access(CHROMIUM, os.X_OK):
         reason = f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does this in CI)"
         if os.environ.get("CI", "").lower() not in ("", "0", "false"):
             pytest.fail(f"CI is set and {reason}")
         pytest.skip(reason)
-    screenshot = tmp_path / "answer.png"
 
     async def main() -> None:
-        server = TestServer(create_app(assistant), host="127.0.0.1")
+        app = create_app(assistant, settings)
+        server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         base = f"http://127.0.0.1:{server.port}"
         profile, log = tmp_path / "chromium-profile", tmp_path / "chromium.log"
@@ -148,23 +157,35 @@ def test_a_person_asks_in_a_real_browser_and_sees_the_clause_citation_and_contac
                 async with session.get(f"http://127.0.0.1:{port}/json/list") as r:
                     target = next(t for t in await r.json() if t["type"] == "page")
                 async with session.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-                    await scenario(Page(ws), session, base)
+                    page = Page(ws)
+                    await open_page(page, base)
+                    await scenario(page, session, base)
+                    assert not page.exceptions, page.exceptions
+                    assert await page.js("window.__csp") == []  # the strict policy let everything through
         finally:
             kill(browser)
             await server.close()
 
-    async def scenario(page: Page, session: aiohttp.ClientSession, base: str) -> None:
-        await page.send("Runtime.enable")
-        await page.send("Page.enable")
-        # Anything the page's Content-Security-Policy blocks is collected here, and must stay empty.
-        await page.send(
-            "Page.addScriptToEvaluateOnNewDocument",
-            source="window.__csp = []; document.addEventListener('securitypolicyviolation',"
-            " (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));",
-        )
-        await page.send("Page.navigate", url=f"{base}/")
-        await page.wait_for("!!document.querySelector('#school option[value=reading]')", "the school list")
+    asyncio.run(main())
 
+
+async def open_page(page: Page, base: str) -> None:
+    await page.send("Runtime.enable")
+    await page.send("Page.enable")
+    # Anything the page's Content-Security-Policy blocks is collected here, and must stay empty.
+    await page.send(
+        "Page.addScriptToEvaluateOnNewDocument",
+        source="window.__csp = []; document.addEventListener('securitypolicyviolation',"
+        " (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));",
+    )
+    await page.send("Page.navigate", url=f"{base}/")
+    await page.wait_for("!!document.querySelector('#school option[value=reading]')", "the school list")
+
+
+def test_a_person_asks_in_a_real_browser_and_sees_the_clause_citation_and_contacts(assistant, tmp_path):
+    screenshot = tmp_path / "answer.png"
+
+    async def scenario(page: Page, session: aiohttp.ClientSession, base: str) -> None:
         await page.choose("#school", "reading")
         await page.click("#question")
         await page.type("can i go on tiktok at lunch?")
@@ -197,10 +218,142 @@ def test_a_person_asks_in_a_real_browser_and_sees_the_clause_citation_and_contac
         await page.click("#send")
         message = await page.wait_for("document.querySelector('#message')?.textContent", "#message")
         assert message.startswith("Unknown school 'hogwarts'. Known schools:"), message
-        assert not page.exceptions, page.exceptions
-        assert await page.js("window.__csp") == []  # the strict policy let everything the page does through
 
-    asyncio.run(main())
+    in_browser(assistant, tmp_path, scenario)
 
     data = screenshot.read_bytes()
     assert len(data) > 1000 and data.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+ANSWERS = "[...document.querySelectorAll('#history .answer')]"
+
+
+async def in_order(page: Page, *selectors: str) -> bool:
+    """Whether the newest answer shows all of `selectors`, in this order."""
+    positions = await page.js(
+        f"(() => {{ const card = {ANSWERS}.at(-1), all = [...card.querySelectorAll('*')];"
+        f" return {json.dumps(list(selectors))}.map((s) => all.indexOf(card.querySelector(s))); }})()"
+    )
+    return -1 not in positions and positions == sorted(positions)
+
+
+def test_a_conversation_in_the_browser_keeps_its_history_reads_follow_ups_and_hands_off(assistant, tmp_path):
+    from bot.store import Store, database_url_for
+
+    settings = Settings.from_env({"POLICYBOT_DATA_DIR": str(tmp_path / "data")})
+
+    async def answers(page: Page, count: int) -> list[dict]:
+        await page.wait_for(f"{ANSWERS}.length === {count}", f"answer {count}")
+        return await page.js(
+            f"{ANSWERS}.map((a) => ({{status: a.dataset.status, followUp: a.dataset.followUp,"
+            " text: a.textContent}))"
+        )
+
+    async def scenario(page: Page, session: aiohttp.ClientSession, base: str) -> None:
+        await page.choose("#school", "reading")
+        await page.click("#question")
+        # Shift+Enter is a new line in the question; Enter sends it.
+        await page.type("can i go on fb")
+        await page.press_enter(shift=True)
+        await page.type("at lunch?")
+        assert await page.js("document.querySelector('#question').value") == "can i go on fb\nat lunch?"
+        assert await page.js(f"{ANSWERS}.length") == 0
+        await page.press_enter()
+        [first] = await answers(page, 1)
+        assert first["status"] == "answered" and first["followUp"] == "false"
+        assert await page.js("document.querySelector('#question').value") == ""
+
+        await page.type("what about on my own phone?")
+        await page.press_enter()
+        first, second = await answers(page, 2)
+        assert (
+            second["status"] == "answered" and second["followUp"] == "true"
+        )  # read in the light of the first
+        assert "follow-up" in second["text"]
+        # The history, in order: each question above its answer.
+        turns = await page.js(
+            "[...document.querySelectorAll('#history .question, #history .answer')]"
+            ".map((n) => n.classList.contains('question') ? 'Q: ' + n.textContent : 'A: ' + n.dataset.status)"
+        )
+        assert turns == [
+            "Q: can i go on fb\nat lunch?",
+            "A: answered",
+            "Q: what about on my own phone?",
+            "A: answered",
+        ]
+        # Only the newest answer carries the ids.
+        assert await page.js("document.querySelectorAll('#quote').length") == 1
+        assert await page.js(f"{ANSWERS}.at(-1).contains(document.querySelector('#quote'))")
+
+        # A vote disables both buttons and shows the server's own message.
+        await page.click("#vote-up")
+        said = await page.wait_for(
+            "document.querySelector('#feedback-thanks').textContent", "the vote's reply"
+        )
+        assert said == "Thanks, your feedback is recorded: it helps HR improve the answers."
+        assert await page.js(
+            "document.querySelector('#vote-up').disabled && document.querySelector('#vote-down').disabled"
+        )
+
+        # The hand-off button posts the question and shows the confirmation; it cannot be pressed twice.
+        label = await page.js("document.querySelector('#handoff').textContent")
+        assert label == "Ask your line manager"
+        await page.click("#handoff")
+        said = await page.wait_for(
+            "document.querySelector('#handoff-status').textContent", "the hand-off's reply"
+        )
+        assert said.startswith("Your question is recorded for your line manager. To reach them now:"), said
+        assert await page.js("document.querySelector('#handoff').disabled")
+
+        # A worry about a child: what to do and whom to tell, then the note about shared channels; its hand-off.
+        await page.click("#question")
+        await page.type("a pupil told me her mum's boyfriend hurts her, who do i tell")
+        await page.press_enter()
+        *_, third = await answers(page, 3)
+        assert third["status"] == "answered"
+        assert await in_order(page, "#message", "#privacy-note")
+        assert "shared channel" in await page.js("document.querySelector('#privacy-note').textContent")
+        assert await page.js("document.querySelector('#handoff').textContent") == "Ask the DSL"
+
+        # Small talk: a greeting, with examples that ask themselves when clicked.
+        await page.type("hi")
+        await page.press_enter()
+        *_, help_card = await answers(page, 4)
+        assert help_card["status"] == "help"
+        examples = await page.js(
+            "[...document.querySelectorAll('#examples .example')].map((b) => b.textContent)"
+        )
+        assert len(examples) == 3
+        await page.click("#examples .example")
+        *_, asked = await answers(page, 5)
+        assert asked["status"] == "answered"
+        assert (
+            await page.js("[...document.querySelectorAll('#history .question')].at(-1).textContent")
+            == examples[0]
+        )
+
+        # Another school is another conversation: the same follow-up is not read with the earlier questions.
+        thread = await page.js("JSON.parse(sessionStorage.getItem('policybot.thread')).id")
+        await page.choose("#school", "howitt")
+        assert await page.js("JSON.parse(sessionStorage.getItem('policybot.thread')).id") != thread
+        await page.click("#question")
+        await page.type("what about on my own phone?")
+        await page.press_enter()
+        *_, other = await answers(page, 6)
+        assert other["followUp"] == "false"
+        # A sensitive answer with a clause: what to do first, then the quote, then the privacy note.
+        await page.type("someone is abusing me online, who do i tell?")
+        await page.press_enter()
+        *_, sensitive = await answers(page, 7)
+        assert sensitive["status"] == "answered"
+        assert await in_order(page, "#lead", "#quote", "#privacy-note")
+
+        store = Store(database_url_for(settings))
+        try:
+            [escalation] = await store.escalations()
+        finally:
+            await store.close()
+        assert (escalation.school, escalation.channel, escalation.role) == ("reading", "web", "line_manager")
+        assert escalation.question == "what about on my own phone?"
+
+    in_browser(assistant, tmp_path, scenario, settings)
