@@ -19,6 +19,7 @@ from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.records import Turn
 from bot.retrieval import Retriever, TermsCache
 from bot.semantic import Embedder, Progress, shared_embedder
+from bot.sensitivity import SensitivityCheck
 
 MAX_QUESTION_CHARS = 1000
 
@@ -28,6 +29,7 @@ class Snapshot:
     kb: KnowledgeBase
     retriever: Retriever
     composer: Composer
+    sensitivity: SensitivityCheck
 
 
 def build_snapshot(
@@ -36,16 +38,23 @@ def build_snapshot(
     progress: Progress | None = None,
     previous: Snapshot | None = None,
     terms_cache: TermsCache | None = None,
+    lazy: bool = False,
 ) -> Snapshot:
-    """Indexes and composer for `kb`; with `previous`, the indexes of unchanged policies are kept, not rebuilt."""
+    """Indexes and composer for `kb`; with `previous`, the indexes of unchanged policies are kept, not rebuilt.
+
+    `lazy`: each index reads its semantic vectors at its first search (see Retriever)."""
     retriever = Retriever(
         kb,
         embedder=embedder,
         progress=progress,
         previous=previous.retriever if previous else None,
         terms_cache=terms_cache,
+        lazy=lazy,
     )
-    return Snapshot(kb, retriever, Composer(kb, retriever))
+    situations = kb.sensitive_examples + tuple(
+        e for r in kb.routes if kb.topics[r.topic].sensitive for e in r.examples
+    )
+    return Snapshot(kb, retriever, Composer(kb, retriever), SensitivityCheck(situations, embedder))
 
 
 SHARED = "shared"  # Assistant(embedder=SHARED): the process's embedder for the given cache file
@@ -94,7 +103,8 @@ class Assistant:
     `embedding_cache`: the caller's `Settings.embedding_cache` (the command line passes it). The same file keeps
     each knowledge text's analysed search terms (`TermsCache`), whatever the embedder. `quick_start` (the
     command line) lets the embedding model finish loading in the background while the knowledge base is
-    indexed, and waits for it at the first question.
+    indexed, and waits for it at the first question; and each school's semantic vectors are read at its first
+    question (a reload builds everything before it is served).
     """
 
     def __init__(
@@ -115,7 +125,9 @@ class Assistant:
             self.semantic_off = "turned off"
         self.embedder: Embedder | None = embedder  # type: ignore[assignment]
         terms_cache = TermsCache(embedding_cache) if embedding_cache is not None else None
-        self._snapshot = build_snapshot(kb, self.embedder, progress, terms_cache=terms_cache)
+        self._snapshot = build_snapshot(
+            kb, self.embedder, progress, terms_cache=terms_cache, lazy=quick_start
+        )
         self._today = today
 
     @classmethod
@@ -153,5 +165,6 @@ class Assistant:
         text = clean_question(question)
         # Deep enough for the composer to find distinct related clauses without searching (and embedding) twice.
         found = search_in_thread(snap.retriever, school.id, text, context, limit=DEEP_SEARCH)
-        answer = snap.composer.compose(school, text, found.result, self._today())
+        sensitive = snap.sensitivity(text)
+        answer = snap.composer.compose(school, text, found.result, self._today(), sensitive)
         return dataclasses.replace(answer, follow_up=True) if found.follow_up else answer

@@ -23,6 +23,7 @@ import logging
 import math
 import sqlite3
 import sys
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -212,9 +213,14 @@ class SchoolIndex:
         kb: KnowledgeBase,
         store: VectorStore | None = None,
         terms: Callable[[str], list[str]] | None = None,
+        vectors_from: Callable[[Sequence[str]], VectorStore] | None = None,
     ):
         """`terms` analyses the clauses' texts (default: `analyzer.terms`; the Retriever passes one that analyses
-        each distinct text once for all its indexes). Questions always go through `analyzer`."""
+        each distinct text once for all its indexes). Questions always go through `analyzer`.
+
+        The semantic vectors come from `store`, or (`vectors_from`, a lazy Retriever) from the store it returns
+        for this index's texts, fetched at the first search.
+        """
         self.clauses = tuple(clauses)
         self.analyzer = analyzer
         terms = terms or analyzer.terms
@@ -239,9 +245,26 @@ class SchoolIndex:
         # A word the school's policies never use weighs as much as the rarest possible word.
         self.unknown_idf = math.log((n + 0.5) / 0.5)
         self.vectors: SemanticVectors | None = None
+        self._vectors_from = None
         if store is not None:
             bodies_text = [semantic_text(c) for c in self.clauses]
             self.vectors = SemanticVectors.build(store, bodies_text, example_texts, self.example_owner)
+        elif vectors_from is not None:
+            self._vectors_from = vectors_from
+            self._example_texts = example_texts
+            self._vectors_lock = threading.Lock()
+
+    def semantic_vectors(self) -> SemanticVectors | None:
+        """The vectors, fetched now if this index was built to fetch them at its first search."""
+        if self.vectors is None and self._vectors_from is not None:
+            with self._vectors_lock:  # the server answers from worker threads
+                if self.vectors is None:
+                    bodies_text = [semantic_text(c) for c in self.clauses]
+                    store = self._vectors_from(bodies_text + self._example_texts)
+                    self.vectors = SemanticVectors.build(
+                        store, bodies_text, self._example_texts, self.example_owner
+                    )
+        return self.vectors
 
     def moved(self, store: VectorStore | None, remap: np.ndarray | None) -> SchoolIndex:
         """This index, its semantic vectors read from `store` (`remap`: each old row's new row; None: same)."""
@@ -292,9 +315,8 @@ class SchoolIndex:
     def search(self, question: str, limit: int = 3, vector: np.ndarray | None = None) -> SearchResult:
         groups = self.analyzer.groups(question)
         terms = list(dict.fromkeys(t for g in groups for t in g))
-        semantic = (
-            self.vectors.similarity(vector) if self.vectors is not None and vector is not None else None
-        )
+        vectors = self.semantic_vectors() if vector is not None else None
+        semantic = vectors.similarity(vector) if vectors is not None and vector is not None else None
         nearest = semantic[2] if semantic is not None else 0.0
         if not terms and semantic is None:
             return SearchResult((), False, 0.0, ())
@@ -463,7 +485,9 @@ class Retriever:
     whose policies are unchanged and rebuilds only the others; a change to what all indexes are built from
     (synonyms, word combinations, topics, scope words) rebuilds them all, and `rebuilt_all` says why.
     With `terms_cache` (kept from `previous`), texts analysed by an earlier start or version are not analysed
-    again.
+    again. `lazy` (the command line) fetches each index's semantic vectors at its first search, so one question
+    reads the vectors of one school, not all; should any be missing from the cache, every text is embedded at
+    once as without `lazy`, so the vectors are the same either way.
     """
 
     def __init__(
@@ -474,6 +498,7 @@ class Retriever:
         progress: Progress | None = None,
         previous: Retriever | None = None,
         terms_cache: TermsCache | None = None,
+        lazy: bool = False,
     ):
         self.kb = kb
         self.embedder = embedder
@@ -487,13 +512,22 @@ class Retriever:
                 previous = None
         self.analyzer = analyzer or (previous.analyzer if previous else Analyzer.for_knowledge(kb))
         store, remap = None, None
+        vectors_from: Callable[[Sequence[str]], VectorStore] | None = None
+        self._progress = progress
+        self._full_store: VectorStore | None = None
+        self._full_store_lock = threading.Lock()
+        self._all_texts: list[str] = []
         if embedder is not None:
             # Every text at once: a cold cache embeds in large batches with one progress line, and each distinct
             # text is held once however many schools' indexes use it.
             texts = [semantic_text(c) for p in kb.policies.values() for c in p.clauses]
             texts += [e for p in kb.policies.values() for c in p.clauses for e in c.examples]
             texts += [e for r in kb.routes for e in r.examples]
+            self._all_texts = texts
             old = previous.store if previous is not None else None
+            if lazy:
+                vectors_from = self._vectors_for
+        if embedder is not None and vectors_from is None:
             store, remap = (
                 _store(embedder, texts, old, progress)
                 if old is not None
@@ -546,7 +580,9 @@ class Retriever:
                     index = index.moved(store, remap)
                     self.kept += 1
                 else:
-                    index = SchoolIndex(kb.clauses_for(school.id), self.analyzer, kb, store, terms)
+                    index = SchoolIndex(
+                        kb.clauses_for(school.id), self.analyzer, kb, store, terms, vectors_from
+                    )
                     self.built += 1
                 by_policies[key] = index
                 self.clause_terms.update((c.id, v) for c, v in zip(index.clauses, index.vocab, strict=True))
@@ -556,11 +592,25 @@ class Retriever:
         if previous is not None and previous.kb.routes == kb.routes:
             self.routes = previous.routes
         else:
+            route_texts = [e for r in kb.routes for e in r.examples]
+            if vectors_from is not None and route_texts:
+                store = vectors_from(route_texts)
             self.routes = RouteIndex(kb.routes, self.analyzer, store)
 
     @property
     def semantic(self) -> bool:
         return self.embedder is not None
+
+    def _vectors_for(self, texts: Sequence[str]) -> VectorStore:
+        """A store holding `texts`' vectors: from the cache alone, or else the store of every text, built once."""
+        assert self.embedder is not None
+        store = self.embedder.cached_store(texts) if self._full_store is None else None
+        if store is not None:
+            return store
+        with self._full_store_lock:
+            if self._full_store is None:
+                self._full_store = self.embedder.store(self._all_texts, self._progress)
+            return self._full_store
 
     def search(self, school_id: str, question: str, limit: int = 3) -> SearchResult:
         self.kb.school(school_id)  # raises UnknownSchool with the list of known ones

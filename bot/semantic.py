@@ -299,6 +299,21 @@ class Embedder:
             self._known.update(found)
         return found
 
+    def cached_store(self, texts: Sequence[str]) -> VectorStore | None:
+        """Like `store`, from memory and the cache alone: None when any text would have to be embedded."""
+        distinct = list(dict.fromkeys(texts))
+        keys = [text_key(t) for t in distinct]
+        found = {k: self._known[k] for k in keys if k in self._known}
+        missing = [k for k in keys if k not in found]
+        if missing:
+            found.update(self.cache.get_many(missing))
+        if len(found) < len(set(keys)):
+            return None
+        matrix = np.empty((len(distinct), DIMENSION), dtype=np.float32)
+        for i, key in enumerate(keys):
+            matrix[i] = found[key]
+        return VectorStore(matrix, {t: i for i, t in enumerate(distinct)})
+
     def store(self, texts: Sequence[str], progress: Progress | None = None) -> VectorStore:
         """One matrix holding each distinct text's vector once, for indexes to share by row number."""
         distinct = list(dict.fromkeys(texts))

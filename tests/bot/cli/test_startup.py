@@ -49,3 +49,72 @@ def test_importing_bot_loads_no_submodule():
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+# -- what the command line builds at start is what the server builds ------------------------------------------
+
+QUESTIONS = [
+    ("reading", "can i go on insta at lunch?"),
+    ("howitt", "a parent sent me a friend request on facebook"),
+    ("crynallt", "a pupil DMd me saying she is scared to go home"),
+    ("wolverhampton", "how do i book a day off"),
+]
+
+
+def results(retriever):
+    return [
+        [(h.clause.id, h.score) for h in retriever.search(school, question, limit=10).hits]
+        + [retriever.search(school, question).route]
+        for school, question in QUESTIONS
+    ]
+
+
+def test_analysed_terms_come_back_from_the_cache_exactly(kb, tmp_path, monkeypatch):
+    from bot import retrieval
+
+    cache = retrieval.TermsCache(tmp_path / "cache.sqlite3")
+    first = retrieval.Retriever(kb, terms_cache=cache)
+    analysed = []
+    real = retrieval.Analyzer.terms
+    monkeypatch.setattr(
+        retrieval.Analyzer, "terms", lambda self, text: analysed.append(text) or real(self, text)
+    )
+    again = retrieval.Retriever(kb, terms_cache=cache)
+    clause_texts = retrieval._analysed_texts(kb, [c for p in kb.policies.values() for c in p.clauses])
+    assert analysed and not set(analysed) & set(clause_texts)  # scope words and routes only
+    assert again.clause_terms == first.clause_terms
+    for school in kb.schools:
+        a, b = first.indexes[school], again.indexes[school]
+        assert a.body.rows == b.body.rows and (a.body.idf_values == b.body.idf_values).all()
+        assert (a.examples.ids == b.examples.ids).all() and (a.examples.tfs == b.examples.tfs).all()
+    assert results(again) == results(first)
+
+
+def test_a_change_to_the_synonyms_misses_the_terms_cache(kb):
+    import dataclasses
+
+    from bot.retrieval import TermsCache
+
+    fewer = dataclasses.replace(kb, synonyms={k: v for k, v in list(kb.synonyms.items())[1:]})
+    assert TermsCache.fingerprint(fewer) != TermsCache.fingerprint(kb)
+    assert TermsCache.fingerprint(kb) == TermsCache.fingerprint(kb)
+
+
+def test_a_lazy_retriever_answers_as_the_eager_one_and_reads_only_the_asked_schools_vectors(
+    kb, embedding_cache
+):
+    from bot.retrieval import Retriever
+    from bot.semantic import shared_embedder
+
+    embedder = shared_embedder(embedding_cache).embedder
+    if embedder is None:
+        import pytest
+
+        pytest.skip("no embedding model")
+    eager = Retriever(kb, embedder=embedder)
+    lazy = Retriever(kb, embedder=embedder, lazy=True)
+    assert lazy.store is None
+    lazy.search("reading", "can i go on insta at lunch?")
+    fetched = {school for school, index in lazy.indexes.items() if index.vectors is not None}
+    assert fetched == {s for s in kb.schools if kb.schools[s].policies == kb.schools["reading"].policies}
+    assert results(lazy) == results(eager)
