@@ -374,18 +374,26 @@ class Composer:
             contacts=(general,) if general else (),
         )
 
-    def compose(self, school: School, question: str, result: SearchResult, today: dt.date) -> Answer:
-        """The answer to `question` from a search's result, with its sensitivity and hand-off."""
-        return self.finish(school, self._compose(school, question, result, today))
+    def compose(
+        self, school: School, question: str, result: SearchResult, today: dt.date, sensitive: bool = False
+    ) -> Answer:
+        """The answer to `question` from a search's result, with its sensitivity and hand-off.
 
-    def finish(self, school: School, answer: Answer) -> Answer:
+        `sensitive`: the question itself reads as a personal or safeguarding matter (bot.sensitivity), whatever
+        the topic of the clause it quotes."""
+        return self.finish(school, self._compose(school, question, result, today), sensitive)
+
+    def finish(self, school: School, answer: Answer, sensitive: bool = False) -> Answer:
         """Mark a sensitive answer and lead it with its contact; name the person a hand-off goes to."""
         topic = self.kb.topics.get(answer.topic_id) if answer.topic_id else None
         handoff = next((h for h in (self._handoff(school, c) for c in answer.contacts) if h), None)
         if handoff is None and answer.status == NO_MATCH:
             handoff = self._handoff(school, contact_ref(school, school.general_contact))
-        if not (topic and topic.sensitive and answer.status == ANSWERED):
+        sensitive = sensitive or bool(topic and topic.sensitive)
+        if not sensitive:
             return replace(answer, handoff=handoff)
+        if answer.status != ANSWERED:  # kept private, with its usual "not covered" message
+            return replace(answer, sensitive=True, privacy_note=PRIVACY_NOTE, handoff=handoff)
         lead = answer.contacts[0] if answer.contacts else None
         message = answer.message or (
             f"This is one to talk through with {in_sentence(lead.title)} directly." if lead else ""

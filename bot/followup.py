@@ -56,7 +56,7 @@ _LEANING_OPENING = re.compile(
     re.I,
 )
 _BACK_REFERENCE = re.compile(
-    r"\b(?:that|those|these|them|it|this|same|either|too|instead|then|as well|there)\b", re.I
+    r"\b(?:that|those|these|them|same|either|too|instead|as well)\b", re.I
 )
 _WORDS = re.compile(r"[a-z0-9']+", re.I)
 

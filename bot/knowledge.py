@@ -165,6 +165,10 @@ class KnowledgeBase:
     channel_schools: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     combinations: tuple[WordCombination, ...] = ()
     routes: tuple[Route, ...] = ()
+    # sensitive.yaml: situations whose answer goes to the asker alone in a shared channel, whatever it quotes
+    sensitive_examples: tuple[str, ...] = ()
+    # ...and routine questions close to them in wording that must not be taken for one (for tests and tuning)
+    routine_examples: tuple[str, ...] = ()
     # How each policy and school file was read, so that a reload re-reads only the files that changed.
     files: Mapping[str, LoadedFile] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False
@@ -356,6 +360,7 @@ class _Loader:
         schools = self.load_schools(roles, topics, policies)
         channel_schools = self.load_channels(self.root / "channels.yaml", schools)
         routes = self.load_routes(self.root / "routes.yaml", roles, topics, schools)
+        sensitive, routine = self.load_sensitive(self.root / "sensitive.yaml")
         if any(p.severity == "error" for p in self.problems):
             return None, self.problems
         kb = KnowledgeBase(
@@ -369,6 +374,8 @@ class _Loader:
             channel_schools=MappingProxyType(channel_schools),
             combinations=combinations,
             routes=routes,
+            sensitive_examples=sensitive,
+            routine_examples=routine,
             source_dir=str(self.root),
             warnings=tuple(self.problems),
             files=MappingProxyType(self.files),
@@ -460,6 +467,32 @@ class _Loader:
             self.error(path, getattr(data, "line", 1), "`social_media_words` must be a list of words")
             return ()
         return tuple(words)
+
+    def load_sensitive(self, path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """`sensitive.yaml`: example situations by kind (`situations:`), and routine look-alikes (`not_sensitive:`)."""
+        if not path.exists():
+            return (), ()
+        data = self.read(path)
+        if data is None:
+            return (), ()
+        if not isinstance(data, dict):
+            self.error(path, 1, "expected `situations:` (kinds of situation, each a list) and `not_sensitive:`")
+            return (), ()
+        situations = data.get("situations") or {}
+        if not isinstance(situations, dict):
+            self.error(path, data.line_of("situations"), "`situations` must map each kind to a list of examples")
+            situations = {}
+        examples: list[str] = []
+        for kind, items in situations.items():
+            if not isinstance(items, list) or not all(isinstance(e, str) for e in items):
+                self.error(path, situations.line_of(kind), f"`{kind}` must be a list of example questions")
+                continue
+            examples += [" ".join(e.split()) for e in items if e.strip()]
+        routine = data.get("not_sensitive") or []
+        if not isinstance(routine, list) or not all(isinstance(e, str) for e in routine):
+            self.error(path, data.line_of("not_sensitive"), "`not_sensitive` must be a list of questions")
+            routine = []
+        return tuple(examples), tuple(" ".join(e.split()) for e in routine if e.strip())
 
     def load_routes(self, path: Path, roles, topics, schools: Mapping[str, School]) -> tuple[Route, ...]:
         """`routes.yaml`: questions every school answers the same way (a worry about a child goes to the DSL)."""

@@ -60,3 +60,24 @@ def test_independent_chat_sets_stay_above_their_floors(assistant, name):
     for metric, floor in CHAT_FLOORS[name].items():
         assert metrics[metric] >= floor, (metric, metrics, misses)
     assert metrics["false_no_match"] <= 3, misses
+
+
+# tests/eval/dialogues.yaml: 45 threaded conversations written from the seeds alone (follow-ups, new questions
+# in a thread, drifts out of scope, sensitive first turns). The follow-up weights and the sensitivity threshold
+# were chosen on it, so it guards against slipping back rather than measuring unseen dialogues; the issue's
+# targets (follow-up top1 0.80 / top3 0.92, first turns 0.80) are not met yet.
+DIALOGUE_FLOORS = {
+    "first_top1": 0.75,
+    "first_top3": 0.90,
+    "follow_top1": 0.62,
+    "follow_top3": 0.80,
+    "contacts": 0.95,
+    "no_match": 0.85,
+    "sensitive": 0.75,
+}
+
+
+def test_dialogues_read_follow_ups_in_their_thread_above_their_floors(assistant):
+    metrics, misses = _report(assistant, REPO / "tests" / "eval" / "dialogues.yaml")
+    for metric, floor in DIALOGUE_FLOORS.items():
+        assert metrics[metric] >= floor, (metric, metrics, misses)
