@@ -38,14 +38,18 @@ def build_snapshot(
     progress: Progress | None = None,
     previous: Snapshot | None = None,
     terms_cache: TermsCache | None = None,
+    lazy: bool = False,
 ) -> Snapshot:
-    """Indexes and composer for `kb`; with `previous`, the indexes of unchanged policies are kept, not rebuilt."""
+    """Indexes and composer for `kb`; with `previous`, the indexes of unchanged policies are kept, not rebuilt.
+
+    `lazy`: each index reads its semantic vectors at its first search (see Retriever)."""
     retriever = Retriever(
         kb,
         embedder=embedder,
         progress=progress,
         previous=previous.retriever if previous else None,
         terms_cache=terms_cache,
+        lazy=lazy,
     )
     situations = kb.sensitive_examples + tuple(
         e for r in kb.routes if kb.topics[r.topic].sensitive for e in r.examples
@@ -99,7 +103,8 @@ class Assistant:
     `embedding_cache`: the caller's `Settings.embedding_cache` (the command line passes it). The same file keeps
     each knowledge text's analysed search terms (`TermsCache`), whatever the embedder. `quick_start` (the
     command line) lets the embedding model finish loading in the background while the knowledge base is
-    indexed, and waits for it at the first question.
+    indexed, and waits for it at the first question; and each school's semantic vectors are read at its first
+    question (a reload builds everything before it is served).
     """
 
     def __init__(
@@ -120,7 +125,9 @@ class Assistant:
             self.semantic_off = "turned off"
         self.embedder: Embedder | None = embedder  # type: ignore[assignment]
         terms_cache = TermsCache(embedding_cache) if embedding_cache is not None else None
-        self._snapshot = build_snapshot(kb, self.embedder, progress, terms_cache=terms_cache)
+        self._snapshot = build_snapshot(
+            kb, self.embedder, progress, terms_cache=terms_cache, lazy=quick_start
+        )
         self._today = today
 
     @classmethod
