@@ -1,4 +1,8 @@
-"""Render an Answer as plain text for a terminal (`policybot ask`)."""
+"""Render an Answer as plain text for a terminal (`policybot ask`).
+
+A sensitive answer adds its privacy note after the quote; an answer with a hand-off ends with whom to ask and
+how ("Ask HR: hr@example.org"), as the chat channels' hand-off button does.
+"""
 
 from __future__ import annotations
 
@@ -49,9 +53,15 @@ def render_text(answer: Answer) -> str:
         if answer.alternatives:
             lines.append("Related clauses: " + "; ".join(a.citation for a in answer.alternatives))
             lines.append("")
+    if answer.privacy_note:
+        lines += [_wrap(answer.privacy_note, ""), ""]
     if answer.contacts:
         lines.append("Who to contact:")
         for c in answer.contacts:
             who = c.title + (f" ({c.name})" if c.name else "") + (f": {c.how}" if c.how else "")
             lines.append(f"  - {who}")
+        lines.append("")
+    if answer.handoff:  # the label reads as a sentence ("Ask the DSL"); the title alone may not
+        h = answer.handoff
+        lines.append(_wrap(f"{h.label}: {h.how}" if h.how else f"{h.label} in person.", ""))
     return "\n".join(lines).rstrip() + "\n"
