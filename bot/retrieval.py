@@ -214,18 +214,21 @@ class SchoolIndex:
         store: VectorStore | None = None,
         terms: Callable[[str], list[str]] | None = None,
         vectors_from: Callable[[Sequence[str]], VectorStore] | None = None,
+        lazy: bool = False,
     ):
         """`terms` analyses the clauses' texts (default: `analyzer.terms`; the Retriever passes one that analyses
         each distinct text once for all its indexes). Questions always go through `analyzer`.
 
         The semantic vectors come from `store`, or (`vectors_from`, a lazy Retriever) from the store it returns
-        for this index's texts, fetched at the first search.
+        for this index's texts, fetched at the first search. `lazy` also leaves the example questions' postings
+        to the first search; what other schools' answers read of this index (vocabularies, body idf) is built
+        at once.
         """
         self.clauses = tuple(clauses)
         self.analyzer = analyzer
         terms = terms or analyzer.terms
         # Phrases stay phrases: "friend request" must not make every "request" sound like social media.
-        self.social_phrases = tuple(p for p in (tuple(analyzer.terms(w)) for w in kb.social_media_words) if p)
+        self.social_phrases = tuple(p for p in (tuple(terms(w)) for w in kb.social_media_words) if p)
         bodies = [self._body(c, kb, terms) for c in self.clauses]
         self.body = Postings(None, bodies)  # BM25Okapi(bodies, k1=K1, b=B, epsilon=EPSILON)'s scores
         examples, owners, example_texts = [], [], []
@@ -236,7 +239,11 @@ class SchoolIndex:
                 owners.append(i)
         # Clauses are walked in order, so each clause's examples sit together: owners never decrease.
         self.example_owner = np.array(owners, dtype=np.int64)
-        self.examples = Postings(None, examples) if examples else None
+        self._lock = threading.Lock()  # the server answers from worker threads
+        self._examples: Postings | None = None
+        self._example_docs: list[list[str]] | None = examples if examples and lazy else None
+        if examples and not lazy:
+            self._examples = Postings(None, examples)
         vocab = [set(b) for b in bodies]
         for owner, terms_of_example in zip(owners, examples, strict=True):
             vocab[owner].update(terms_of_example)
@@ -252,12 +259,21 @@ class SchoolIndex:
         elif vectors_from is not None:
             self._vectors_from = vectors_from
             self._example_texts = example_texts
-            self._vectors_lock = threading.Lock()
+
+    @property
+    def examples(self) -> Postings | None:
+        """The example questions' postings, built now if this index was built to build them at its first search."""
+        if self._example_docs is not None:
+            with self._lock:
+                if self._example_docs is not None:
+                    self._examples = Postings(None, self._example_docs)
+                    self._example_docs = None
+        return self._examples
 
     def semantic_vectors(self) -> SemanticVectors | None:
         """The vectors, fetched now if this index was built to fetch them at its first search."""
         if self.vectors is None and self._vectors_from is not None:
-            with self._vectors_lock:  # the server answers from worker threads
+            with self._lock:
                 if self.vectors is None:
                     bodies_text = [semantic_text(c) for c in self.clauses]
                     store = self._vectors_from(bodies_text + self._example_texts)
@@ -359,7 +375,13 @@ class SchoolIndex:
 class RouteIndex:
     """Knowledge-level routes (routes.yaml): each matched by its example questions, by meaning or by words."""
 
-    def __init__(self, routes: Sequence[Route], analyzer: Analyzer, store: VectorStore | None):
+    def __init__(
+        self,
+        routes: Sequence[Route],
+        analyzer: Analyzer,
+        store: VectorStore | None,
+        terms: Callable[[str], list[str]] | None = None,
+    ):
         self.routes = tuple(routes)
         self.analyzer = analyzer
         texts, owners = [], []
@@ -367,7 +389,7 @@ class RouteIndex:
             texts += route.examples
             owners += [i] * len(route.examples)
         self.owner = np.array(owners, dtype=np.int64)
-        docs = [analyzer.terms(t) for t in texts]
+        docs = [(terms or analyzer.terms)(t) for t in texts]
         self.bm25 = Postings(None, docs) if docs else None
         self.vectors = store.matrix[store.rows_of(texts)] if store is not None and texts else None
 
@@ -557,6 +579,8 @@ class Retriever:
                 planned.add(school.policies)
                 if school.policies not in old_indexes or not _same_policies(previous.kb, kb, school.policies):
                     to_build += _analysed_texts(kb, kb.clauses_for(school.id))
+            to_build += kb.social_media_words
+            to_build += [e for r in kb.routes for e in r.examples]
             by_key = {cache_key(t): t for t in dict.fromkeys(to_build)}
             for key, found in cache.get_many(list(by_key)).items():
                 analysed[by_key[key]] = found
@@ -581,21 +605,21 @@ class Retriever:
                     self.kept += 1
                 else:
                     index = SchoolIndex(
-                        kb.clauses_for(school.id), self.analyzer, kb, store, terms, vectors_from
+                        kb.clauses_for(school.id), self.analyzer, kb, store, terms, vectors_from, lazy
                     )
                     self.built += 1
                 by_policies[key] = index
                 self.clause_terms.update((c.id, v) for c, v in zip(index.clauses, index.vocab, strict=True))
             self.indexes[school.id] = by_policies[key]
-        if cache is not None and cache_key is not None and fresh:
-            cache.put_many({cache_key(t): analysed[t] for t in fresh})
         if previous is not None and previous.kb.routes == kb.routes:
             self.routes = previous.routes
         else:
             route_texts = [e for r in kb.routes for e in r.examples]
             if vectors_from is not None and route_texts:
                 store = vectors_from(route_texts)
-            self.routes = RouteIndex(kb.routes, self.analyzer, store)
+            self.routes = RouteIndex(kb.routes, self.analyzer, store, terms)
+        if cache is not None and cache_key is not None and fresh:
+            cache.put_many({cache_key(t): analysed[t] for t in fresh})
 
     @property
     def semantic(self) -> bool:
