@@ -29,14 +29,17 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from rank_bm25 import BM25Okapi
 
 from bot import analysis
 from bot.analysis import Analyzer
 from bot.knowledge import Clause, KnowledgeBase, Route
 from bot.semantic import Embedder, ModelUnavailable, Progress, VectorStore
+
+if TYPE_CHECKING:  # only a test hands Postings a BM25Okapi, to check the scores against it
+    from rank_bm25 import BM25Okapi
 
 log = logging.getLogger(__name__)
 

@@ -65,3 +65,10 @@ def test_every_command_is_in_the_readme_table_exactly_once(name):
 
 def test_the_table_names_only_real_commands():
     assert sorted(set(readme_table()) - set(LEAVES)) == []
+
+
+def test_kb_compare_takes_its_minimum_width_from_bot_compare():
+    from bot import compare
+    from bot.cli import knowledge
+
+    assert knowledge.MIN_WIDTH == compare.MIN_WIDTH
