@@ -44,8 +44,10 @@ def kb():
 
 
 @pytest.fixture(scope="session")
-def assistant(kb):
-    return Assistant(kb)
+def assistant(kb, embedding_cache):
+    # The session's cache file, named here: a session fixture is built before the autouse fixture that points
+    # POLICYBOT_EMBEDDING_CACHE at it, and servers started as subprocesses read it warm.
+    return Assistant(kb, embedding_cache=embedding_cache)
 
 
 @pytest.fixture

@@ -147,3 +147,55 @@ def test_retried_events_across_two_replicas_are_answered_and_logged_exactly_once
             assert "Traceback" not in log.read_text()
 
     asyncio.run(main())
+
+
+def test_a_follow_up_delivered_to_the_other_replica_is_still_read_in_its_thread(
+    postgres_url, tmp_path, assistant
+):
+    async def main() -> None:
+        env = {
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("SLACK_", "MICROSOFT_", "POLICYBOT_"))
+            },
+            "POLICYBOT_DATABASE_URL": postgres_url,
+            "POLICYBOT_EMBEDDING_CACHE": os.environ["POLICYBOT_EMBEDDING_CACHE"],
+            "POLICYBOT_HASH_SALT": "replicas-share-one-salt",
+            "XDG_DATA_HOME": str(tmp_path / "xdg"),
+        }
+        ports = [free_port(), free_port()]
+        logs = [tmp_path / f"replica{i}.log" for i in range(2)]
+        procs = [start_replica(port, env, log) for port, log in zip(ports, logs, strict=True)]
+        a, b = (f"http://127.0.0.1:{port}" for port in ports)
+        try:
+            async with aiohttp.ClientSession() as session:
+                for base, proc, log in zip((a, b), procs, logs, strict=True):
+                    await wait_ready(session, base, proc, log)
+
+                async def ask(base: str, question: str, thread: str) -> dict:
+                    body = {"school": "reading", "question": question, "thread": thread}
+                    async with session.post(f"{base}/api/ask", json=body) as r:
+                        assert r.status == 200, await r.text()
+                        return await r.json()
+
+                first = await ask(a, "can i go on fb at lunch?", "page-7")
+                follow = await ask(b, "what about on my own phone?", "page-7")
+                stranger = await ask(b, "what about on my own phone?", "page-8")
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        assert not first["follow_up"] and follow["follow_up"] and not stranger["follow_up"]
+        assert "own equipment" in follow["clauses"][0]["text"]
+        store = Store(database_url_for(Settings(database_url=postgres_url)))
+        try:
+            assert await store.count("threads") == 2
+        finally:
+            await store.close()
+
+    asyncio.run(main())
