@@ -16,13 +16,26 @@ import requests
 from aiohttp import web
 from botbuilder.core import ActivityHandler, CardFactory, MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
-from botbuilder.schema import ChannelAccount
+from botbuilder.schema import (
+    Activity,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
+    ConversationReference,
+)
 
 from adapters import teams_keys
 from adapters.json_body import BadBody, parse_json_object
 from adapters.request_body import read_body
-from adapters.teams_cards import reply_parts
-from bot.conversation import Conversation
+from adapters.teams_cards import (
+    HANDOFF,
+    HANDOFF_QUESTION_CHARS,
+    escalation_card,
+    handoff_confirmation,
+    reply_parts,
+)
+from bot.compose import Answer
+from bot.conversation import Conversation, EscalationReceipt, Reply
 from bot.errors import PolicyBotError
 from bot.settings import Settings
 
@@ -32,6 +45,13 @@ MESSAGES_PATH = "/api/messages"
 TEAMS = web.AppKey("teams", object)
 MAX_ACTIVITY_BYTES = 64 * 1024
 _AT_TAG = re.compile(r"</?at>", re.I)
+SHARED = ("channel", "groupChat")  # conversation types others can read
+# What a channel sees when an answer or a confirmation meant for the asker alone could not reach them
+# privately: nothing from the question, nothing about the matter.
+ASK_PRIVATELY = "This is best answered privately: please message me directly."
+PASSED_ON = "Done: it has been passed on, and they will get back to you directly."
+NOT_PASSED_ON = "I could not pass this on from here: please contact the person named in the answer directly."
+MAX_CLAUSE_ID_CHARS = 100
 
 
 class _AuthConfig:
@@ -86,6 +106,39 @@ def _thread(activity) -> str | None:
     return f"{CHANNEL}:{conversation.id}"
 
 
+def _shared(activity) -> bool:
+    return getattr(activity.conversation, "conversation_type", None) in SHARED
+
+
+def _message(reply: Reply) -> Activity:
+    """The reply as an activity: its Adaptive Card with the text fallback, or the text alone."""
+    fallback, card = reply_parts(reply)
+    if not card:
+        return MessageFactory.text(fallback)
+    message = MessageFactory.attachment(CardFactory.adaptive_card(card), text=fallback)
+    message.summary = fallback[:200]
+    return message
+
+
+async def _send_new(context: TurnContext, message: Activity) -> bool:
+    """Send `message` as a new message in a proactive turn's conversation (POST .../activities).
+
+    botbuilder gives a proactive turn a made-up activity id, and `send_activity` would reply to it. Errors are
+    logged and reported as False, not raised: the adapter's error handler would otherwise apologise into the
+    conversation that just failed and the caller would think the message had gone.
+    """
+    try:
+        TurnContext.apply_conversation_reference(
+            message, TurnContext.get_conversation_reference(context.activity)
+        )
+        message.reply_to_id = None
+        await context.adapter.send_activities(context, [message])
+    except Exception as exc:  # noqa: BLE001 - the connector's own errors (HTTP, auth) vary by version
+        log.warning("Teams proactive message not sent: %s", exc.__class__.__name__)
+        return False
+    return True
+
+
 def _user_key(activity) -> str:
     who = activity.from_property
     person = (getattr(who, "aad_object_id", None) or getattr(who, "id", None) or "-") if who else "-"
@@ -110,8 +163,11 @@ def _plausible_bearer(header: str) -> bool:
 
 
 class PolicyBot(ActivityHandler):
-    def __init__(self, conversation: Conversation):
+    def __init__(self, conversation: Conversation, settings: Settings):
         self.conversation = conversation
+        self.app_id = settings.microsoft_app_id or ""
+        self.escalation_conversation = settings.teams_escalation_conversation
+        self.escalation_service_url = settings.teams_service_url
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -119,23 +175,124 @@ class PolicyBot(ActivityHandler):
         if activity.id and not await self.conversation.claim(claim):
             log.info("duplicate Teams activity %s acknowledged without answering", activity.id)
             return
-        if isinstance(activity.value, dict) and activity.value.get("action") == "feedback":
+        action = activity.value.get("action") if isinstance(activity.value, dict) else None
+        if action == "feedback":
             await self._feedback(turn_context, activity.value)
+            return
+        if action == HANDOFF:
+            await self._handoff(turn_context, activity.value)
             return
         text = TurnContext.remove_recipient_mention(activity) if activity.entities else (activity.text or "")
         text = " ".join(_AT_TAG.sub(" ", text or "").split())
         reply = await self.conversation.turn(
             text, _user_key(activity), _scopes(activity), CHANNEL, thread=_thread(activity)
         )
-        fallback, card = reply_parts(reply)
-        message = (
-            MessageFactory.attachment(CardFactory.adaptive_card(card), text=fallback)
-            if card
-            else MessageFactory.text(fallback)
+        if isinstance(reply, Answer) and reply.sensitive and _shared(activity):
+            # A personal or safeguarding matter goes to the asker alone; the channel learns nothing of it.
+            if not await self._send_privately(turn_context, _message(reply)):
+                await turn_context.send_activity(MessageFactory.text(ASK_PRIVATELY))
+            return
+        await turn_context.send_activity(_message(reply))
+
+    async def _send_privately(self, turn_context: TurnContext, message: Activity) -> bool:
+        """Send `message` to the asker in a personal chat with the bot (made if need be); False if it could
+        not be, e.g. when the app is not installed for the asker or the tenant forbids it."""
+        activity = turn_context.activity
+        asker = activity.from_property
+        if asker is None or not asker.id or not activity.service_url:
+            return False
+        tenant = _tenant(activity)
+        parameters = ConversationParameters(
+            is_group=False,
+            bot=activity.recipient,
+            members=[ChannelAccount(id=asker.id, name=asker.name)],
+            tenant_id=tenant,
+            channel_data={"tenant": {"id": tenant}} if tenant else None,
         )
-        if card:
-            message.summary = fallback[:200]
-        await turn_context.send_activity(message)
+        sent = False
+
+        async def send(context: TurnContext) -> None:
+            nonlocal sent
+            sent = await _send_new(context, message)
+
+        try:
+            await turn_context.adapter.create_conversation(
+                self.app_id, send, parameters, activity.channel_id or "msteams", activity.service_url
+            )
+        except Exception as exc:  # noqa: BLE001 - a refused or failed 1:1 falls back to a neutral line
+            log.warning("Teams personal conversation not created: %s", exc.__class__.__name__)
+            return False
+        return sent
+
+    async def _handoff(self, turn_context: TurnContext, value: dict) -> None:
+        """The hand-off button: record it, post it to the escalation conversation, confirm to the asker."""
+        activity = turn_context.activity
+        question = value.get("q") if isinstance(value.get("q"), str) else None
+        question = " ".join(question.split())[:HANDOFF_QUESTION_CHARS] if question else None
+        try:
+            receipt = await self.conversation.escalate(
+                _user_key(activity),
+                CHANNEL,
+                value.get("s"),
+                value.get("r"),
+                question=question,
+                clause_id=value.get("c"),
+                interaction_id=value.get("i"),
+            )
+        except PolicyBotError as exc:  # an unknown school: the button was not one of ours
+            await turn_context.send_activity(exc.user_message)
+            return
+        school = next((s.name for s in self.conversation.schools() if s.id == value.get("s")), "")
+        delivered = await self._deliver(turn_context, receipt, school, question, value.get("c"))
+        confirmation = MessageFactory.text(handoff_confirmation(receipt, school, delivered))
+        if not _shared(activity):
+            await turn_context.send_activity(confirmation)
+        elif not await self._send_privately(turn_context, confirmation):
+            await turn_context.send_activity(PASSED_ON if delivered else NOT_PASSED_ON)
+
+    async def _deliver(
+        self,
+        turn_context: TurnContext,
+        receipt: EscalationReceipt,
+        school: str,
+        question: str | None,
+        clause_id: object,
+    ) -> bool:
+        """Post the hand-off to TEAMS_ESCALATION_CONVERSATION, mentioning the asker; False if not set or not sent."""
+        if not (self.escalation_conversation and self.escalation_service_url):
+            return False
+        activity = turn_context.activity
+        asker = activity.from_property or ChannelAccount(id="", name=None)
+        summary, card = escalation_card(
+            school_name=school,
+            contact_title=receipt.contact_title,
+            question=question,
+            clause_id=clause_id[:MAX_CLAUSE_ID_CHARS] if isinstance(clause_id, str) else None,
+            asker_id=asker.id or "",
+            asker_name=asker.name,
+        )
+        message = MessageFactory.attachment(CardFactory.adaptive_card(card))
+        message.summary = summary
+        bot = activity.recipient or ChannelAccount(id=f"28:{self.app_id}")
+        reference = ConversationReference(
+            service_url=self.escalation_service_url,
+            channel_id="msteams",
+            conversation=ConversationAccount(id=self.escalation_conversation),
+            bot=ChannelAccount(id=bot.id, name=bot.name),
+        )
+        sent = False
+
+        async def send(context: TurnContext) -> None:
+            nonlocal sent
+            sent = await _send_new(context, message)
+
+        try:
+            await turn_context.adapter.continue_conversation(reference, send, bot_app_id=self.app_id)
+        except Exception as exc:  # noqa: BLE001 - the asker is told how to reach the contact instead
+            log.warning("Teams escalation not delivered: %s", exc.__class__.__name__)
+            return False
+        log.info("Teams escalation delivered=%s", sent)
+        return sent
 
     async def _feedback(self, turn_context: TurnContext, value: dict) -> None:
         receipt = await self.conversation.feedback(
@@ -175,7 +332,7 @@ class PolicyBot(ActivityHandler):
 class TeamsChannel:
     def __init__(self, conversation: Conversation, settings: Settings):
         self.adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_AuthConfig(settings)))
-        self.bot = PolicyBot(conversation)
+        self.bot = PolicyBot(conversation, settings)
 
         async def on_error(context: TurnContext, error: Exception) -> None:
             log.error("Teams turn error: %s", error, exc_info=error)

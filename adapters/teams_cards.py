@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.compose import ANSWERED, Answer
-from bot.conversation import ChooseSchool, Help, Notice, Reply, SchoolChosen
+from bot.compose import ANSWERED, Answer, in_sentence
+from bot.conversation import ChooseSchool, EscalationReceipt, Help, Notice, Reply, SchoolChosen
 
 CARD_VERSION = "1.5"  # the highest version Teams renders on every client
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+HANDOFF = "handoff"  # the hand-off button's action
+HANDOFF_QUESTION_CHARS = (
+    500  # the question carried in the button, clipped: a card's data travels on every click
+)
+MAX_NAME_CHARS = 100
 
 
 # Characters that start Markdown in an Adaptive Card TextBlock (which has no plain-text mode): emphasis, code,
@@ -63,12 +68,14 @@ def answer_card(answer: Answer) -> dict[str, Any]:
         _text(f"{plain(answer.school_name)} · {asked}: {plain(answer.question)}", isSubtle=True, size="Small")
     ]
     actions: list[dict[str, Any]] = []
+    privacy = [_text(answer.privacy_note, color="Attention", size="Small")] if answer.privacy_note else []
     if answer.status != ANSWERED or answer.clause is None:
-        body.append(_text(answer.message))
+        body += [_text(answer.message), *privacy]
     else:
         clause = answer.clause
-        if answer.message:  # a routed answer leads with what to do and whom to tell
+        if answer.message:  # a routed or sensitive answer leads with what to do and whom to tell
             body.append(_text(answer.message, weight="Bolder"))
+        body += privacy
         body.append(
             {"type": "Container", "style": "emphasis", "items": [_text(f"“{clause.quote_as_list()}”")]}
         )
@@ -109,13 +116,87 @@ def answer_card(answer: Answer) -> dict[str, Any]:
             {"type": "Action.Submit", "title": "👍 Helpful", "data": {**data, "helpful": True}},
             {"type": "Action.Submit", "title": "👎 Not helpful", "data": {**data, "helpful": False}},
         ]
+    if answer.handoff:
+        actions.append(handoff_action(answer))
     return _card(body, actions, fallback=answer_text(answer))
+
+
+def handoff_action(answer: Answer) -> dict[str, Any]:
+    """ "Ask your Headteacher": the button that passes the question on (the adapter's `handoff` action).
+
+    The data comes back as the asker's client sends it, so the core checks every value again.
+    """
+    assert answer.handoff is not None
+    data = {
+        "action": HANDOFF,
+        "s": answer.school_id,
+        "r": answer.handoff.role,
+        "c": answer.clause.id if answer.clause else None,
+        "i": answer.interaction_id,
+        "q": answer.question[:HANDOFF_QUESTION_CHARS],
+    }
+    return {"type": "Action.Submit", "title": answer.handoff.label, "data": data}
 
 
 def answer_text(answer: Answer) -> str:
     if answer.status == ANSWERED and answer.clause:
-        return f"{answer.clause.citation}: {answer.clause.quote}"
+        cited = f"{answer.clause.citation}: {answer.clause.quote}"
+        return f"{answer.message} {cited}" if answer.sensitive and answer.message else cited
     return answer.message
+
+
+def handoff_confirmation(receipt: EscalationReceipt, school_name: str, delivered: bool) -> str:
+    """What the asker is told after the hand-off button: passed on, or how to reach the contact themselves."""
+    who = in_sentence(receipt.contact_title)
+    at = f" at {school_name}" if school_name else ""
+    how = f": {receipt.contact_how}" if receipt.contact_how else "."
+    if delivered:
+        return f"I've passed your question to {who}{at}. They will reply to you here in Teams."
+    if receipt.recorded:
+        return f"I've noted that you'd like to ask {who}{at}, but I can't message them from here. Please contact them directly{how}"
+    return f"I could not pass your question on from here. Please contact {who}{at} directly{how}"
+
+
+def _safe_name(name: str | None) -> str:
+    """A display name fit to sit inside <at>...</at>: no tags, no line breaks, never empty."""
+    return " ".join(re.sub(r"[<>&]", "", name or "").split())[:MAX_NAME_CHARS] or "a colleague"
+
+
+def escalation_card(
+    *,
+    school_name: str,
+    contact_title: str,
+    question: str | None,
+    clause_id: str | None,
+    asker_id: str,
+    asker_name: str | None,
+) -> tuple[str, dict[str, Any]]:
+    """The message to the escalation conversation: who asked (mentioned, so a reply reaches them), which
+    school, for whom, the question and the clause the answer cited. Returns (notification text, card).
+
+    The question and the clause id came back from the asker's client: they are shown as plain text, and the
+    only mention is the asker's own, made by an entity (typed "@channel" or "<at>" stays words).
+    """
+    name = _safe_name(asker_name)
+    at = f"<at>{name}</at>"
+    body = [
+        _text(f"Question for {in_sentence(contact_title)} at {school_name}", weight="Bolder"),
+        _text(f"From {at}: please reply to them directly.", spacing="Small"),
+        _text("They asked", weight="Bolder", spacing="Medium"),
+        {
+            "type": "Container",
+            "style": "emphasis",
+            "items": [_text(plain(question) if question else "(the question was not passed on)")],
+        },
+    ]
+    if clause_id:
+        body.append(_text(f"The answer cited clause {plain(clause_id)}.", isSubtle=True, size="Small"))
+    summary = f"A question for {in_sentence(contact_title)} at {school_name}"
+    card = _card(body, fallback=summary)
+    card["msteams"] = {
+        "entities": [{"type": "mention", "text": at, "mentioned": {"id": asker_id, "name": name}}]
+    }
+    return summary, card
 
 
 def reply_parts(reply: Reply) -> tuple[str, dict[str, Any] | None]:

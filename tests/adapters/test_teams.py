@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import jwt
 
 from adapters import teams
-from adapters.teams_cards import CARD_VERSION, CONTENT_TYPE
+from adapters.teams_cards import CARD_VERSION, CONTENT_TYPE, plain
 from bot import Assistant
 from bot.server import create_app
 from bot.settings import Settings
+from tests.adapters.test_teams_cards import texts
 from tests.fakes.bot_connector import FakeConnector
 from tests.fakes.servers import serving
 
@@ -50,20 +52,28 @@ def activity(
     return body
 
 
-def run_teams(kb, scenario, settings: Settings | None = None) -> None:
+def run_teams(
+    kb,
+    scenario,
+    settings: Settings | Callable[[FakeConnector], Settings] | None = None,
+    connector: FakeConnector | None = None,
+) -> None:
+    """Run `scenario(session, url, connector)` against the server; `settings` may be made from the connector
+    (for a TEAMS_SERVICE_URL that points at it)."""
     kb = dataclasses.replace(kb, channel_schools={teams.scope_key("tenants", TENANT): "crynallt"})
-    settings = settings or Settings(teams_no_auth=True)
 
     async def main() -> None:
-        connector = await FakeConnector().start()
+        fake = connector or FakeConnector()
+        await fake.start()
+        chosen = settings(fake) if callable(settings) else settings
         try:
             async with (
-                serving(create_app(Assistant(kb), settings)) as base,
+                serving(create_app(Assistant(kb), chosen or Settings(teams_no_auth=True))) as base,
                 aiohttp.ClientSession() as session,
             ):
-                await scenario(session, f"{base}/api/messages", connector)
+                await scenario(session, f"{base}/api/messages", fake)
         finally:
-            await connector.stop()
+            await fake.stop()
 
     asyncio.run(main())
 
@@ -89,7 +99,8 @@ def test_a_personal_message_gets_an_adaptive_card_reply_to_the_activity(kb):
         blob = json.dumps(card)
         assert "parent" in blob.lower() and "Crynallt" in blob
         submits = [a for a in card["actions"] if a["type"] == "Action.Submit"]
-        assert [a["data"]["helpful"] for a in submits] == [True, False]
+        assert [a["data"]["action"] for a in submits] == ["feedback", "feedback", "handoff"]
+        assert [a["data"]["helpful"] for a in submits[:2]] == [True, False]
 
     run_teams(kb, scenario)
 
@@ -268,8 +279,8 @@ def quote(reply: dict) -> str:
     return next(b for b in card_of(reply)["body"] if b["type"] == "Container")["items"][0]["text"]
 
 
-FIRST = "a parent added me on fb, should i accept?"
-FOLLOW_UP = "what if i knew them way before their kid started here? we're old friends"
+FIRST = "can i go on fb at lunch?"
+FOLLOW_UP = "what about on my own phone?"
 
 
 def test_the_next_message_in_a_personal_chat_is_read_as_a_follow_up(kb):
@@ -285,10 +296,10 @@ def test_the_next_message_in_a_personal_chat_is_read_as_a_follow_up(kb):
         await connector.wait_for(lambda: len(connector.named("reply")) == 3)
         first, follow_up, alone = connector.named("reply")
         assert header(first).startswith("Crynallt") and "following on" not in header(first)
-        assert "following on, you asked: what if i knew them" in header(follow_up)
+        assert "following on, you asked: what about on my own phone?" in header(follow_up)
         assert "following on" not in header(alone)
-        # read with the friend request before it, it quotes the rule on parents as friends; alone it cannot
-        assert "parents" in quote(follow_up) and quote(follow_up) != quote(alone)
+        # read as "can I go on Facebook at lunch on my own phone?": the rule on personal use in working hours
+        assert "mobile phone" in quote(follow_up)
         assert follow_up["_path"] == "/v3/conversations/a:conv-1/activities/p-2"
 
     run_teams(kb, scenario)
@@ -307,6 +318,168 @@ def test_a_reply_in_a_channel_reply_chain_is_a_follow_up_and_a_new_post_is_not(k
         assert in_chain["_path"].endswith(";messageid=1700000000001/activities/1700000000005")
         assert "following on" in header(in_chain)
         assert "following on" not in header(new_post)
-        assert quote(in_chain) != quote(new_post)
+        assert "mobile phone" in quote(in_chain)
 
     run_teams(kb, scenario)
+
+
+WORRY = "I'm worried a pupil in my class is being groomed online, who do I tell?"
+
+
+def all_text(payload: dict) -> str:
+    return json.dumps(payload, ensure_ascii=False)
+
+
+def test_a_sensitive_question_in_a_channel_is_answered_privately_and_the_channel_sees_nothing(kb):
+    async def scenario(session, url, connector):
+        await ask(session, url, channel_message(connector, WORRY, "1700000000100", root="1700000000100"))
+        await connector.wait_for(lambda: connector.named("send"))
+        await asyncio.sleep(0.2)
+        assert connector.named("reply") == []  # nothing at all in the channel
+        (create,) = connector.named("create")
+        assert create["isGroup"] is False and create["tenantID"] == TENANT
+        assert [m["id"] for m in create["members"]] == ["29:user-1"] and create["bot"]["id"] == BOT["id"]
+        assert create["channelData"] == {"tenant": {"id": TENANT}}
+        (private,) = connector.named("send")
+        assert private["_path"] == "/v3/conversations/a:personal-1/activities"
+        assert "replyToId" not in private or private["replyToId"] is None
+        body = card_of(private)["body"]
+        # it leads with the contact for the matter, the Designated Safeguarding Lead, then asks for discretion
+        assert "Designated Safeguarding Lead" in body[1]["text"] and body[1]["weight"] == "Bolder"
+        assert "don't post the details in a shared channel" in body[2]["text"]
+        assert "groomed" in body[0]["text"]  # the asker's own words, in their own chat only
+
+    run_teams(kb, scenario)
+
+
+def test_when_the_bot_cannot_message_the_asker_the_channel_gets_a_neutral_line_only(kb):
+    async def scenario(session, url, connector):
+        await ask(session, url, channel_message(connector, WORRY, "1700000000200", root="1700000000200"))
+        await connector.wait_for(lambda: connector.named("reply"))
+        await asyncio.sleep(0.2)
+        assert len(connector.named("create")) == 1 and connector.named("send") == []
+        (line,) = connector.named("reply")
+        assert line["text"] == teams.ASK_PRIVATELY and not line.get("attachments")
+        for word in ("pupil", "groom", "Safeguarding", "DSL", "worried"):
+            assert word.lower() not in all_text(line).lower()
+
+    run_teams(kb, scenario, connector=FakeConnector(refuse_personal_chats=True))
+
+
+def handoff_of(reply: dict) -> dict:
+    (button,) = [a for a in card_of(reply)["actions"] if a.get("data", {}).get("action") == "handoff"]
+    return button
+
+
+ESCALATIONS = "19:hr-escalations@thread.tacv2"
+QUESTION = "can i post photos of the school play on my facebook?"
+
+
+def escalating(connector: FakeConnector, **more) -> Settings:
+    return Settings(
+        teams_no_auth=True,
+        teams_escalation_conversation=ESCALATIONS,
+        teams_service_url=f"{connector.url}/",
+        **more,
+    )
+
+
+def test_a_hand_off_is_posted_to_the_escalation_conversation_mentioning_the_asker_and_confirmed(kb):
+    async def scenario(session, url, connector):
+        await ask(session, url, activity(connector, QUESTION, "h-1"))
+        await connector.wait_for(lambda: connector.named("reply"))
+        button = handoff_of(connector.named("reply")[0])
+        await ask(session, url, activity(connector, None, "h-2", value=button["data"]))
+        await connector.wait_for(lambda: len(connector.named("reply")) == 2 and connector.named("send"))
+        (posted,) = connector.named("send")
+        assert posted["_path"] == f"/v3/conversations/{ESCALATIONS}/activities"
+        card = card_of(posted)
+        shown = all_text(card)
+        assert "Crynallt" in shown and QUESTION in shown
+        # the clause the answer cited, as plain text (a clause id from the button is the asker's to change)
+        assert button["data"]["c"] and any(plain(button["data"]["c"]) in t for t in texts(card))
+        assert in_sentence_of(button["title"]) in shown.lower()  # who it is for
+        assert "<at>Sam</at>" in shown
+        assert card["msteams"]["entities"] == [
+            {"type": "mention", "text": "<at>Sam</at>", "mentioned": {"id": "29:user-1", "name": "Sam"}}
+        ]
+        confirmation = connector.named("reply")[1]
+        assert confirmation["_path"] == "/v3/conversations/a:conv-1/activities/h-2"
+        assert confirmation["text"].startswith("I've passed your question to")
+
+    run_teams(kb, scenario, escalating)
+
+
+def in_sentence_of(label: str) -> str:
+    """ "Ask your Headteacher" -> "headteacher": the contact the button names, as the card writes it."""
+    return label.split()[-1].lower()
+
+
+def test_a_hand_off_clicked_in_a_channel_is_confirmed_to_the_asker_alone(kb):
+    async def scenario(session, url, connector):
+        await ask(session, url, channel_message(connector, QUESTION, "1700000000300", root="1700000000300"))
+        await connector.wait_for(lambda: connector.named("reply"))
+        data = handoff_of(connector.named("reply")[0])["data"]
+        submit = channel_message(connector, None, "1700000000301", root="1700000000300", value=data)
+        submit.pop("entities")
+        await ask(session, url, submit)
+        await connector.wait_for(lambda: len(connector.named("send")) == 2)
+        await asyncio.sleep(0.2)
+        assert len(connector.named("reply")) == 1  # the answer; the confirmation went to the asker's own chat
+        paths = sorted(p["_path"] for p in connector.named("send"))
+        assert paths == [
+            f"/v3/conversations/{ESCALATIONS}/activities",
+            "/v3/conversations/a:personal-1/activities",
+        ]
+        private = next(p for p in connector.named("send") if "personal" in p["_path"])
+        assert private["text"].startswith("I've passed your question to")
+
+    run_teams(kb, scenario, escalating)
+
+
+def test_without_an_escalation_conversation_the_hand_off_is_recorded_and_the_asker_told_whom_to_contact(
+    kb, tmp_path
+):
+    from bot.server import RECORDER
+    from bot.store import Store, database_url_for
+
+    settings = Settings(teams_no_auth=True, data_dir=tmp_path)
+    kb = dataclasses.replace(kb, channel_schools={teams.scope_key("tenants", TENANT): "crynallt"})
+
+    async def main() -> tuple[dict, list]:
+        connector = await FakeConnector().start()
+        app = create_app(Assistant(kb), settings)
+        try:
+            async with serving(app) as base, aiohttp.ClientSession() as session:
+                url = f"{base}/api/messages"
+                for _ in range(200):
+                    if app[RECORDER].ready:
+                        break
+                    await asyncio.sleep(0.05)
+                await ask(session, url, activity(connector, QUESTION, "n-1"))
+                await connector.wait_for(lambda: connector.named("reply"))
+                button = handoff_of(connector.named("reply")[0])
+                await ask(session, url, activity(connector, None, "n-2", value=button["data"]))
+                await connector.wait_for(lambda: len(connector.named("reply")) == 2)
+                assert connector.named("send") == []  # nowhere to post it
+        finally:
+            await connector.stop()
+        store = Store(database_url_for(settings))
+        try:
+            return button, connector.named("reply")[1], await store.escalations()
+        finally:
+            await store.close()
+
+    button, confirmation, escalations = asyncio.run(main())
+    text = confirmation["text"]
+    assert text.startswith("I've noted that you'd like to ask") and "Please contact them directly" in text
+    assert in_sentence_of(button["title"]) in text.lower() and "Crynallt" in text
+    (escalation,) = escalations
+    assert (escalation.school, escalation.channel, escalation.role) == (
+        "crynallt",
+        "teams",
+        button["data"]["r"],
+    )
+    assert escalation.question == QUESTION and escalation.clause_id == button["data"]["c"]
+    assert escalation.interaction_id == button["data"]["i"] and escalation.user_hash
+    assert "user-1" not in escalation.user_hash

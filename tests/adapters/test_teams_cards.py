@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from adapters.teams_cards import answer_card, contact_line, plain, reply_parts
+from adapters.teams_cards import answer_card, contact_line, escalation_card, plain, reply_parts
 from bot.conversation import Help
 
 
@@ -95,3 +95,58 @@ def test_a_name_filled_in_by_hr_appears_beside_the_title(assistant):
     named = dataclasses.replace(answer.contacts[0], name="Ms Patel")
     card = answer_card(dataclasses.replace(answer, contacts=(named, *answer.contacts[1:])))
     assert f"- {named.title} (Ms Patel)" in next(t for t in texts(card) if t.startswith("- "))
+
+
+def handoff_buttons(card: dict) -> list[dict]:
+    return [a for a in card.get("actions", []) if a.get("data", {}).get("action") == "handoff"]
+
+
+def test_answered_and_no_match_answers_carry_a_hand_off_button_with_what_the_core_needs(assistant):
+    answered = dataclasses.replace(
+        assistant.ask("can i use tiktok at lunch?", "reading"), interaction_id="i-1"
+    )
+    declined = assistant.ask("how do I book annual leave?", "reading")
+    for answer in (answered, declined):
+        assert answer.handoff is not None
+        (button,) = handoff_buttons(answer_card(answer))
+        assert button["type"] == "Action.Submit" and button["title"] == answer.handoff.label
+        assert button["data"]["s"] == "reading" and button["data"]["r"] == answer.handoff.role
+        assert button["data"]["q"] == answer.question
+    assert handoff_buttons(answer_card(answered))[0]["data"]["c"] == answered.clause.id
+    assert handoff_buttons(answer_card(answered))[0]["data"]["i"] == "i-1"
+    assert handoff_buttons(answer_card(declined))[0]["title"] == "Ask HR"
+    long = dataclasses.replace(answered, question="x" * 5000)
+    assert len(handoff_buttons(answer_card(long))[0]["data"]["q"]) == 500
+    assert handoff_buttons(answer_card(dataclasses.replace(answered, handoff=None))) == []
+
+
+def test_a_sensitive_answer_leads_with_its_contact_and_asks_for_no_details_in_a_shared_channel(assistant):
+    answer = assistant.ask("I'm worried a pupil is being groomed online, who do I tell?", "crynallt")
+    assert answer.sensitive and answer.privacy_note
+    shown = texts(answer_card(answer))
+    assert shown[1] == answer.message and "Designated Safeguarding Lead" in shown[1]
+    assert shown[2] == answer.privacy_note
+    assert handoff_buttons(answer_card(answer))[0]["title"] == "Ask the DSL"
+
+
+def test_the_escalation_card_mentions_the_asker_and_shows_their_question_as_plain_text():
+    summary, card = escalation_card(
+        school_name="Crynallt Primary School",
+        contact_title="Headteacher",
+        question="@channel is [this](http://evil.example) ok?",
+        clause_id="npt.7.1",
+        asker_id="29:user-1",
+        asker_name="Sam <b>Smith</b>",
+    )
+    shown = texts(card)
+    assert shown[0] == "Question for Headteacher at Crynallt Primary School"
+    assert "<at>Sam bSmith/b</at>" in shown[1]
+    assert "\\[this\\](http:/\u2060/evil.example)" in shown[3] and "@channel" in shown[3]
+    assert "npt.7.1" in shown[4]
+    (mention,) = card["msteams"]["entities"]
+    assert mention == {
+        "type": "mention",
+        "text": "<at>Sam bSmith/b</at>",
+        "mentioned": {"id": "29:user-1", "name": "Sam bSmith/b"},
+    }
+    assert "@channel" not in summary and "evil" not in summary

@@ -11,10 +11,31 @@ from tests.fakes.servers import LocalServer
 
 
 class FakeConnector(LocalServer):
-    def __init__(self) -> None:
+    """Records, by name: `reply` (to an activity), `send` (a new message in a conversation, as proactive messages
+    are) and `create` (a new conversation, e.g. a bot's personal chat with someone). With
+    `refuse_personal_chats`, creating a conversation fails as it does for a user who has not installed the app.
+    """
+
+    def __init__(self, refuse_personal_chats: bool = False) -> None:
         super().__init__()
+        self.refuse_personal_chats = refuse_personal_chats
+        self.app.router.add_post("/v3/conversations", self.create)
         self.app.router.add_post("/v3/conversations/{conversation}/activities/{reply_to}", self.reply)
         self.app.router.add_post("/v3/conversations/{conversation}/activities", self.send)
+
+    async def create(self, request: web.Request) -> web.Response:
+        await self.record(request, "create")
+        if self.refuse_personal_chats:
+            return web.json_response(
+                {
+                    "error": {
+                        "code": "Forbidden",
+                        "message": "The bot is not part of the conversation roster.",
+                    }
+                },
+                status=403,
+            )
+        return web.json_response({"id": f"a:personal-{len(self.named('create'))}", "activityId": None})
 
     async def reply(self, request: web.Request) -> web.Response:
         payload = await self.record(request, "reply")
