@@ -483,3 +483,20 @@ def test_without_an_escalation_conversation_the_hand_off_is_recorded_and_the_ask
     assert escalation.question == QUESTION and escalation.clause_id == button["data"]["c"]
     assert escalation.interaction_id == button["data"]["i"] and escalation.user_hash
     assert "user-1" not in escalation.user_hash
+
+
+def test_each_kind_of_teams_conversation_has_the_thread_key_a_follow_up_needs():
+    from botbuilder.schema import Activity
+
+    def thread(conversation: dict, user: str = "29:user-1", **more) -> str | None:
+        body = {"type": "message", "id": "1700000000042", "from": {"id": user}, "conversation": conversation}
+        return teams._thread(Activity().deserialize({**body, **more}))
+
+    assert thread(PERSONAL) == thread(PERSONAL) == "teams:a:conv-1"
+    assert thread(in_channel("1700000000001")) == f"teams:{CHANNEL_ID};messageid=1700000000001"
+    assert thread(in_channel("1700000000001")) != thread(in_channel("1700000000009"))
+    bare = {"id": CHANNEL_ID, "conversationType": "channel"}  # the chain's root left out: the reply's parent
+    assert thread(bare, replyToId="1700000000001") == thread(in_channel("1700000000001"))
+    group = {"id": "19:group-1@thread.v2", "conversationType": "groupChat", "tenantId": TENANT}
+    assert thread(group) == thread(group) != thread(group, user="29:user-2")
+    assert thread({"conversationType": "personal"}) is None
