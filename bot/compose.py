@@ -381,6 +381,8 @@ class Composer:
 
         `sensitive`: the question itself reads as a personal or safeguarding matter (bot.sensitivity), whatever
         the topic of the clause it quotes."""
+        route = result.route
+        sensitive = sensitive or bool(route and self.kb.topics[route.topic].sensitive)
         return self.finish(school, self._compose(school, question, result, today), sensitive)
 
     def finish(self, school: School, answer: Answer, sensitive: bool = False) -> Answer:

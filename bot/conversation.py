@@ -95,6 +95,7 @@ class EscalationReceipt:
     contact_title: str
     contact_how: str | None
     recorded: bool
+    kept: bool = True  # False: this server keeps no records at all (storage off), so nothing could be recorded
 
 
 @dataclass(frozen=True)
@@ -394,7 +395,8 @@ class Conversation:
         recorded = await self.recorder.record_durably(escalation)
         log.info("escalation channel=%s school=%s role=%s recorded=%s", channel, school.id, role_id, recorded)
         title = contact.title if contact else "HR"
-        return EscalationReceipt(escalation, title, contact.how if contact else None, recorded)
+        kept = self.recorder.store is not None
+        return EscalationReceipt(escalation, title, contact.how if contact else None, recorded, kept)
 
     async def feedback(
         self,

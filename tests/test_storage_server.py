@@ -288,3 +288,36 @@ def test_storage_off_means_no_database_at_all(kb, tmp_path):
         assert not (tmp_path / "policybot.db").exists()
 
     asyncio.run(main())
+
+
+def test_report_json_counts_escalations_per_school_and_csv_and_text_list_them(kb, tmp_path, monkeypatch):
+    from bot.records import Escalation
+
+    settings = seeded_log(tmp_path)
+
+    async def escalate() -> None:
+        store = Store(database_url_for(settings))
+        await store.write(
+            escalations=[
+                Escalation(
+                    school="howitt",
+                    channel="slack",
+                    role="headteacher",
+                    user_hash="h" * 32,
+                    question="=can i post the nativity video?",
+                    clause_id="howitt.appendix.b5",
+                )
+            ]
+        )
+        await store.close()
+
+    asyncio.run(escalate())
+    monkeypatch.setenv("POLICYBOT_DATA_DIR", str(settings.data_dir))
+    runner = CliRunner()
+    as_json = json.loads(runner.invoke(cli, ["report", "--json"], obj={}).output)
+    [howitt] = [s for s in as_json["schools"] if s["school"] == "howitt"]
+    assert len(howitt["escalations"]) == 1 and howitt["escalations"][0]["role"] == "headteacher"
+    as_csv = runner.invoke(cli, ["report", "--csv"], obj={}).output
+    assert "howitt,escalation to headteacher,'=can i post the nativity video?" in as_csv
+    text = runner.invoke(cli, ["report"], obj={}).output
+    assert "passed on to a person: 1" in text
