@@ -57,6 +57,7 @@ SEMANTIC_ACCEPT = 0.65  # a clause this close in meaning answers even when the w
 SEMANTIC_REJECT = 0.35  # a clause no closer than this never answers, whatever words it shares
 ROUTE_ACCEPT = 0.40  # a question this close to a route's examples (routes.yaml) may take that route,
 ROUTE_MARGIN = -0.04  # if it is about as close to them as to any clause's examples
+ROUTE_BM25_SHARE = 0.5  # ...and the idf-weighted share of the question's words its best example must have
 ROUTE_BM25_ACCEPT = 8.0  # the same on BM25 alone, when no embedding model is loaded
 
 
@@ -394,6 +395,7 @@ class RouteIndex:
         self.owner = np.array(owners, dtype=np.int64)
         docs = [(terms or analyzer.terms)(t) for t in texts]
         self.bm25 = Postings(None, docs) if docs else None
+        self.doc_terms = [frozenset(d) for d in docs]
         self.vectors = store.matrix[store.rows_of(texts)] if store is not None and texts else None
 
     def match(self, question: str, vector: np.ndarray | None, rival: float) -> tuple[Route | None, float]:
@@ -413,10 +415,18 @@ class RouteIndex:
             margin = near - rival
             taken = float(similarity[best]) >= ROUTE_ACCEPT and margin >= ROUTE_MARGIN
             return (self.routes[self.owner[best]] if taken else None), margin
-        similarity = self.bm25.get_scores(self.analyzer.terms(question))
+        asked = self.analyzer.terms(question)
+        similarity = self.bm25.get_scores(asked)
         best = int(np.argmax(similarity))
         score = float(similarity[best])
-        return (self.routes[self.owner[best]] if score >= ROUTE_BM25_ACCEPT else None), score
+        # A high score can come from one rare word ("lunch"); the example must also share most of what was asked,
+        # each typed word counted once with its synonyms ("lunch" brings "rest" and "break").
+        groups = [g for g in self.analyzer.groups(question) if g]
+        weights = [(max(max(self.bm25.idf_of(t, 0.0), 0.0) for t in g), g) for g in groups]
+        total = sum(w for w, _ in weights)
+        shared = sum(w for w, g in weights if any(t in self.doc_terms[best] for t in g)) / total if total else 0.0
+        taken = score >= ROUTE_BM25_ACCEPT and shared >= ROUTE_BM25_SHARE
+        return (self.routes[self.owner[best]] if taken else None), score
 
 
 class TermsCache:
