@@ -4,13 +4,15 @@ An answer is sensitive when its topic is (topics.yaml) or a route takes the ques
 what a question quotes does not always say what it is about: "a parent's posted that i grabbed their child,
 it's all lies" may quote a clause on defamation. So the question itself is also compared with example
 situations HR keeps (abuse of staff, a colleague's conduct with pupils, the asker's own disciplinary matter,
-being bullied by a colleague, and the child-safety route's examples): the mean cosine of its two nearest
-examples at SENSITIVE_SIMILARITY or above makes it sensitive. Without the embedding model only the topic and the
-route decide.
+being bullied by a colleague, and the child-safety route's examples). It is sensitive when the mean cosine of
+its two nearest situations is SENSITIVE_SIMILARITY or more and no lower than that of its two nearest routine
+look-alikes (the file's `not_sensitive:` list: "a parent added me on fb, should I accept?" is routine). Without
+the embedding model only the topic and the route decide.
 
-The threshold was chosen against the file's own routine look-alikes, clause examples and our dialogue set's
-sensitive first turns (tests/eval/dialogues.yaml): it flags about 8% of routine first questions there, a cost
-we accept, since a private answer to a routine question harms no one and a public answer to a sensitive one does.
+The threshold was chosen on the file's routine look-alikes (left out one at a time) and our dialogue set's
+sensitive first turns (tests/eval/dialogues.yaml, 9 of them): there it flags all 9 and 3% of routine first
+questions; expect fewer of the sensitive ones on questions written by others. A private answer to a routine
+question harms no one; a public answer to a sensitive one does.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from bot.semantic import Embedder, ModelUnavailable
 
 log = logging.getLogger("policybot.sensitivity")
 
-SENSITIVE_SIMILARITY = 0.55
+SENSITIVE_SIMILARITY = 0.52
 NEAREST = 2
 
 
@@ -33,28 +35,37 @@ class SensitivityCheck:
     """Called with a question: True when it is close to the example situations. The examples' vectors are read
     (from the embedding cache, or embedded) at the first question, so building it costs nothing at start."""
 
-    def __init__(self, examples: Sequence[str], embedder: Embedder | None):
+    def __init__(self, examples: Sequence[str], routine: Sequence[str], embedder: Embedder | None):
         self.examples = tuple(dict.fromkeys(examples))
+        self.routine = tuple(dict.fromkeys(routine))
         self.embedder = embedder
-        self._matrix: np.ndarray | None = None
+        self._matrices: tuple[np.ndarray, np.ndarray] | None = None
         self._lock = threading.Lock()
 
-    def _vectors(self) -> np.ndarray | None:
-        if self._matrix is None and self.embedder is not None and self.examples:
+    def _vectors(self) -> tuple[np.ndarray, np.ndarray] | None:
+        if self._matrices is None and self.embedder is not None and self.examples:
             with self._lock:
-                if self._matrix is None:
-                    self._matrix = self.embedder.texts(list(self.examples))
-        return self._matrix
+                if self._matrices is None:
+                    situations = self.embedder.texts(list(self.examples))
+                    routine = self.embedder.texts(list(self.routine)) if self.routine else situations[:0]
+                    self._matrices = (situations, routine)
+        return self._matrices
 
     def __call__(self, question: str) -> bool:
         if self.embedder is None or not self.examples or not question:
             return False
         try:
-            matrix = self._vectors()
+            matrices = self._vectors()
             vector = self.embedder.question(question)
         except ModelUnavailable:  # the answer is still sensitive by its topic or route
             return False
-        if matrix is None:
+        if matrices is None:
             return False
-        nearest = np.sort(matrix @ vector)[-NEAREST:]
-        return float(nearest.mean()) >= SENSITIVE_SIMILARITY
+        situations, routine = matrices
+        near = _nearest(situations @ vector)
+        return near >= SENSITIVE_SIMILARITY and near >= _nearest(routine @ vector)
+
+
+def _nearest(similarity: np.ndarray) -> float:
+    """The mean of the NEAREST highest similarities (0 with none)."""
+    return float(np.sort(similarity)[-NEAREST:].mean()) if similarity.size else 0.0

@@ -73,7 +73,7 @@ DIALOGUE_FLOORS = {
     "follow_top3": 0.80,
     "contacts": 0.95,
     "no_match": 0.85,
-    "sensitive": 0.75,
+    "sensitive": 0.85,
 }
 
 

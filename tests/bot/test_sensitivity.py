@@ -36,11 +36,17 @@ def test_a_routine_question_is_not_sensitive(assistant, school, question):
     assert not assistant.ask(question, school).sensitive
 
 
-def test_few_of_the_routine_look_alikes_in_sensitive_yaml_are_flagged(assistant, kb):
-    check = assistant._snapshot.sensitivity
-    flagged = [q for q in kb.routine_examples if check(q)]
-    assert len(flagged) <= len(kb.routine_examples) * 0.25, flagged
+def test_few_routine_look_alikes_are_flagged_when_each_is_left_out_of_the_routine_list(assistant, kb):
+    flagged = []
+    for question in kb.routine_examples:
+        others = [q for q in kb.routine_examples if q != question]
+        check = SensitivityCheck(assistant._snapshot.sensitivity.examples, others, assistant.embedder)
+        flagged += [question] if check(question) else []
+    assert len(flagged) <= len(kb.routine_examples) * 0.2, flagged
 
 
 def test_without_the_model_only_topic_and_route_decide():
-    assert SensitivityCheck(("someone is threatening me online",), None)("someone is threatening me") is False
+    assert (
+        SensitivityCheck(("someone is threatening me online",), (), None)("someone is threatening me")
+        is False
+    )
