@@ -243,7 +243,10 @@ class PolicyBot(ActivityHandler):
             await turn_context.send_activity(exc.user_message)
             return
         school = next((s.name for s in self.conversation.schools() if s.id == value.get("s")), "")
-        delivered = await self._deliver(turn_context, receipt, school, question, value.get("c"))
+        # A second click on the same answer's button reaches HR once: they have it already.
+        delivered = receipt.duplicate or await self._deliver(
+            turn_context, receipt, school, question, value.get("c")
+        )
         confirmation = MessageFactory.text(handoff_confirmation(receipt, school, delivered))
         if not _shared(activity):
             await turn_context.send_activity(confirmation)

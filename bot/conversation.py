@@ -95,7 +95,10 @@ class EscalationReceipt:
     contact_title: str
     contact_how: str | None
     recorded: bool
-    kept: bool = True  # False: this server keeps no records at all (storage off), so nothing could be recorded
+    kept: bool = (
+        True  # False: this server keeps no records at all (storage off), so nothing could be recorded
+    )
+    duplicate: bool = False  # the same asker already passed on this answer: nothing recorded or posted again
 
 
 @dataclass(frozen=True)
@@ -382,6 +385,12 @@ class Conversation:
         if contact is None:
             contact = school.contact(school.general_contact)
         role_id = contact.role if contact else school.general_contact
+        title, how = (contact.title if contact else "HR"), (contact.how if contact else None)
+        kept = self.recorder.store is not None
+        answer_id = _text(interaction_id)
+        if answer_id and not await self.claim(f"escalation:{user_key}:{answer_id}"):
+            # A second click on the same button (or a retried delivery of it): HR has it already.
+            return EscalationReceipt(None, title, how, True, kept, duplicate=True)
         text = _text(question) if self.store_questions else None
         escalation = Escalation(
             school=school.id,
@@ -394,9 +403,7 @@ class Conversation:
         )
         recorded = await self.recorder.record_durably(escalation)
         log.info("escalation channel=%s school=%s role=%s recorded=%s", channel, school.id, role_id, recorded)
-        title = contact.title if contact else "HR"
-        kept = self.recorder.store is not None
-        return EscalationReceipt(escalation, title, contact.how if contact else None, recorded, kept)
+        return EscalationReceipt(escalation, title, how, recorded, kept)
 
     async def feedback(
         self,

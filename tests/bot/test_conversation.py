@@ -193,3 +193,22 @@ def test_thanks_and_hello_are_small_talk(assistant):
     hello = asyncio.run(conversation.reply("hi", "web:a"))
     assert type(thanks).__name__ == "Notice" and "welcome" in thanks.message
     assert type(hello).__name__ == "Help" and len(hello.examples) == 3
+
+
+def test_a_second_click_on_the_same_hand_off_is_not_recorded_or_posted_again(assistant, tmp_path):
+    async def main() -> None:
+        store, recorder, conversation = started(assistant, Settings(data_dir=tmp_path))
+        await _ready(store, recorder)
+        try:
+            args = ("teams:t:u", "teams", "reading", "headteacher", "can i post pics?", "reading.2.1", "i-7")
+            first = await conversation.escalate(*args)
+            again = await conversation.escalate(*args)
+            other = await conversation.escalate("teams:t:someone-else", *args[1:])
+            assert not first.duplicate and again.duplicate and again.escalation is None
+            assert not other.duplicate
+            assert len(await store.escalations()) == 2
+        finally:
+            await recorder.stop()
+            await store.close()
+
+    asyncio.run(main())
