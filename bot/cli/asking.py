@@ -45,10 +45,10 @@ class _AskCommand(click.Command):
 @click.pass_context
 def ask(ctx: click.Context, school: str | None, as_json: bool, jsonl: bool, question: str | None) -> None:
     """Answer QUESTION for --school, or every JSON line on stdin with --jsonl."""
+    assistant = common.assistant(ctx)  # first: it starts loading the embedding model
     from bot.contract import answer_dict, error_dict
     from bot.errors import PolicyBotError
 
-    assistant = common.assistant(ctx)
     if jsonl:
         from bot.followup import ThreadMemory
 

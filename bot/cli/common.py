@@ -108,14 +108,15 @@ def assistant(ctx: click.Context, *, server: bool = False) -> Assistant:
     A command lets the embedding model load in the background while the knowledge base is indexed; the
     `server` has it loaded (or knows it cannot be) before it starts listening.
     """
-    from bot.assistant import SHARED, Assistant
-    from bot.semantic import TerminalProgress
-
     config = settings(ctx)
     if config.semantic and not server:
         from bot.semantic import shared_embedder
 
-        shared_embedder(config.embedding_cache, background=True)  # loads while the knowledge base does
+        # The model loads on a thread while the rest of the code is imported and the knowledge base loaded.
+        shared_embedder(config.embedding_cache, background=True)
+    from bot.assistant import SHARED, Assistant
+    from bot.semantic import TerminalProgress
+
     kb = load_kb(ctx)
     return Assistant(
         kb,
