@@ -54,7 +54,9 @@ def build_snapshot(
     situations = kb.sensitive_examples + tuple(
         e for r in kb.routes if kb.topics[r.topic].sensitive for e in r.examples
     )
-    return Snapshot(kb, retriever, Composer(kb, retriever), SensitivityCheck(situations, kb.routine_examples, embedder))
+    return Snapshot(
+        kb, retriever, Composer(kb, retriever), SensitivityCheck(situations, kb.routine_examples, embedder)
+    )
 
 
 SHARED = "shared"  # Assistant(embedder=SHARED): the process's embedder for the given cache file

@@ -424,7 +424,9 @@ class RouteIndex:
         groups = [g for g in self.analyzer.groups(question) if g]
         weights = [(max(max(self.bm25.idf_of(t, 0.0), 0.0) for t in g), g) for g in groups]
         total = sum(w for w, _ in weights)
-        shared = sum(w for w, g in weights if any(t in self.doc_terms[best] for t in g)) / total if total else 0.0
+        shared = (
+            sum(w for w, g in weights if any(t in self.doc_terms[best] for t in g)) / total if total else 0.0
+        )
         taken = score >= ROUTE_BM25_ACCEPT and shared >= ROUTE_BM25_SHARE
         return (self.routes[self.owner[best]] if taken else None), score
 
