@@ -25,11 +25,18 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.json_body import BadBody, parse_json_object
 from adapters.request_body import read_body
-from adapters.slack_blocks import home_view, reply_message
+from adapters.slack_blocks import (
+    escalation_message,
+    handoff_confirmation,
+    home_view,
+    private_message,
+    reply_message,
+)
 from bot.compose import Answer
 from bot.conversation import EXAMPLE_QUESTIONS, Conversation
 from bot.errors import PolicyBotError
@@ -40,8 +47,19 @@ CHANNEL = "slack"
 EVENTS_PATH = "/slack/events"  # Events API, interactivity and the slash command all arrive here
 SLASH_COMMAND = "/policy"
 # Slack event subscriptions this adapter answers (manifest names: a DM arrives as `message.im`).
-SUBSCRIBED_EVENTS = ("app_home_opened", "app_mention", "message.im")
-BOT_SCOPES = ("app_mentions:read", "chat:write", "commands", "im:history", "im:read", "im:write")
+# `message.channels`/`message.groups` bring replies in threads the bot answered in (follow-ups without a mention).
+SUBSCRIBED_EVENTS = ("app_home_opened", "app_mention", "message.channels", "message.groups", "message.im")
+BOT_SCOPES = (
+    "app_mentions:read",
+    "channels:history",
+    "chat:write",
+    "commands",
+    "groups:history",
+    "im:history",
+    "im:read",
+    "im:write",
+)
+NOT_SHARED = "This answer is about a personal matter, so I don't share it in channels."
 SLACK_APP = web.AppKey("slack_app", AsyncApp)
 SLACK_DISPATCHER = web.AppKey("slack_dispatcher", object)
 
@@ -54,6 +72,21 @@ def question_text(slack_text: str) -> str:
     text = _LINK.sub(lambda m: m.group(1) or m.group(2), slack_text or "")
     text = _MENTION.sub(" ", text)
     return " ".join(html.unescape(text).split())
+
+
+def thread_id(team_id: str | None, channel_id: str | None, thread_ts: str | None = None) -> str:
+    """The core's id for a Slack conversation: a channel thread, a DM thread, or a whole DM channel."""
+    return ":".join([team_id or "-", channel_id or "-", *([thread_ts] if thread_ts else [])])
+
+
+def _mentions(slack_text: str, bot_user_id: str | None) -> bool:
+    """Whether a message mentions the bot (then app_mention answers it); any user mention if the id is unknown."""
+    return (f"<@{bot_user_id}" in slack_text) if bot_user_id else "<@" in slack_text
+
+
+def _bot_user(body: dict) -> str | None:
+    authorizations = body.get("authorizations") or [{}]
+    return authorizations[0].get("user_id") if isinstance(authorizations[0], dict) else None
 
 
 def user_key(team_id: str | None, user_id: str | None) -> str:
@@ -102,35 +135,82 @@ def build_slack_app(
             return BoltResponse(status=200, body="")
         return await next()
 
-    async def turn(text: str, team_id: str | None, user_id: str | None, channel_id: str | None):
+    async def turn(
+        text: str, team_id: str | None, user_id: str | None, channel_id: str | None, thread: str | None
+    ):
         key, where = user_key(team_id, user_id), scopes(team_id, channel_id)
-        return await conversation.turn(question_text(text), key, where, CHANNEL)
+        return await conversation.turn(question_text(text), key, where, CHANNEL, thread=thread)
+
+    async def answer_in_channel(
+        reply, client: AsyncWebClient, say, channel_id: str | None, user_id: str | None, thread_ts: str
+    ) -> None:
+        """Post the reply in the thread; a personal or safeguarding answer goes to the asker alone instead."""
+        if isinstance(reply, Answer) and reply.sensitive:
+            await answer_privately(reply, client, channel_id, user_id, thread_ts)
+            return
+        await say(**reply_message(reply), thread_ts=thread_ts)
+
+    async def answer_privately(
+        answer: Answer, client: AsyncWebClient, channel_id: str | None, user_id: str | None, thread_ts: str
+    ) -> None:
+        """A DM to the asker (it lasts), else an ephemeral message in the channel; never a post others see."""
+        message = private_message(answer, channel_id)
+        try:
+            opened = await client.conversations_open(users=user_id)
+            await client.chat_postMessage(channel=opened["channel"]["id"], **message)
+            return
+        except (SlackApiError, KeyError, TypeError) as exc:
+            log.warning("could not DM a sensitive answer (%s); sending it as an ephemeral message", exc)
+        try:
+            await client.chat_postEphemeral(channel=channel_id, user=user_id, thread_ts=thread_ts, **message)
+        except SlackApiError as exc:  # nothing goes to the channel instead: the answer is the asker's alone
+            log.error("could not answer a sensitive question privately: %s", exc)
+            conversation.refused(CHANNEL, "private_reply_failed")
 
     @app.event("app_mention")
-    async def on_mention(event: dict, body: dict, say) -> None:
+    async def on_mention(event: dict, body: dict, say, client: AsyncWebClient) -> None:
         if event.get("bot_id"):
             return
-        reply = await turn(
-            event.get("text", ""), body.get("team_id"), event.get("user"), event.get("channel")
-        )
-        await say(**reply_message(reply), thread_ts=event.get("thread_ts") or event.get("ts"))
+        team_id, channel_id = body.get("team_id"), event.get("channel")
+        thread_ts = event.get("thread_ts") or event.get("ts") or ""  # a mention starts a thread at its own ts
+        thread = thread_id(team_id, channel_id, thread_ts)
+        reply = await turn(event.get("text", ""), team_id, event.get("user"), channel_id, thread)
+        await answer_in_channel(reply, client, say, channel_id, event.get("user"), thread_ts)
 
     @app.event("message")
-    async def on_message(event: dict, body: dict, say) -> None:
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
-            return  # channel chatter, edits and other bots' messages are not questions to us
-        reply = await turn(
-            event.get("text", ""), body.get("team_id"), event.get("user"), event.get("channel")
-        )
-        await say(**reply_message(reply))
+    async def on_message(event: dict, body: dict, say, client: AsyncWebClient, context) -> None:
+        if event.get("subtype") or event.get("bot_id"):
+            return  # edits, joins and other bots' messages are not questions to us
+        team_id, channel_id, kind = body.get("team_id"), event.get("channel"), event.get("channel_type")
+        thread_ts = event.get("thread_ts")
+        if kind == "im":
+            # Consecutive DMs are one conversation (for 30 minutes idle); a thread in the DM is its own.
+            thread = thread_id(team_id, channel_id, thread_ts)
+            reply = await turn(event.get("text", ""), team_id, event.get("user"), channel_id, thread)
+            await say(**reply_message(reply), **({"thread_ts": thread_ts} if thread_ts else {}))
+            return
+        if kind not in ("channel", "group") or not thread_ts:
+            return  # channel chatter outside a thread is not for us; a mention arrives as app_mention
+        if _mentions(event.get("text", ""), context.get("bot_user_id") or _bot_user(body)):
+            return  # app_mention answers it: answering here too would answer twice
+        thread = thread_id(team_id, channel_id, thread_ts)
+        if not await conversation.knows_thread(thread):
+            return  # a thread the bot has not answered in (lately): people talking to each other
+        reply = await turn(event.get("text", ""), team_id, event.get("user"), channel_id, thread)
+        await answer_in_channel(reply, client, say, channel_id, event.get("user"), thread_ts)
 
     @app.command(SLASH_COMMAND)
     async def on_command(ack, command: dict, respond) -> None:
         await ack()
         reply = await turn(
-            command.get("text", ""), command.get("team_id"), command.get("user_id"), command.get("channel_id")
+            command.get("text", ""),
+            command.get("team_id"),
+            command.get("user_id"),
+            command.get("channel_id"),
+            None,  # each /policy is its own question: its answer is private and starts no thread
         )
-        await respond(response_type="ephemeral", **reply_message(reply, shareable=isinstance(reply, Answer)))
+        shareable = isinstance(reply, Answer) and not reply.sensitive
+        await respond(response_type="ephemeral", **reply_message(reply, shareable=shareable))
 
     def _value(body: dict) -> dict[str, Any]:
         try:
@@ -147,6 +227,9 @@ def build_slack_app(
             answer = await conversation.ask(value.get("q", ""), value.get("s", ""))  # shared, not re-logged
         except PolicyBotError as exc:
             await respond(response_type="ephemeral", replace_original=False, text=exc.user_message)
+            return
+        if answer.sensitive:  # never offered for one; a crafted click must not post it in the channel either
+            await respond(response_type="ephemeral", replace_original=False, text=NOT_SHARED)
             return
         await respond(response_type="in_channel", delete_original=True, **reply_message(answer))
 
@@ -171,6 +254,50 @@ def build_slack_app(
     @app.action("feedback_down")
     async def on_feedback_down(ack, body: dict, respond) -> None:
         await _feedback(ack, body, respond, False)
+
+    @app.action("handoff")
+    async def on_handoff(ack, body: dict, respond, client: AsyncWebClient) -> None:
+        """Pass the question to the person the answer names: recorded, posted where HR watches, confirmed."""
+        await ack()
+        value = _value(body)
+        user = body.get("user", {})
+        user_id = user.get("id")
+        try:
+            receipt = await conversation.escalate(
+                user_key(user.get("team_id") or body.get("team", {}).get("id"), user_id),
+                CHANNEL,
+                value.get("s"),
+                value.get("r"),
+                value.get("q") or None,
+                value.get("c"),
+                value.get("i"),
+            )
+        except PolicyBotError as exc:  # UnknownSchool: a value no answer of ours carried
+            await respond(response_type="ephemeral", replace_original=False, text=exc.user_message)
+            return
+        escalation = receipt.escalation
+        posted = False
+        if settings.slack_escalation_channel and escalation is not None:
+            school_name = next((s.name for s in conversation.schools() if s.id == escalation.school), "")
+            message = escalation_message(
+                user_id,
+                school_name or escalation.school,
+                escalation.school,
+                receipt.contact_title,
+                value.get("q") or None,  # shown to HR even where questions are not stored
+                escalation.clause_id,
+                escalation.interaction_id,
+            )
+            try:
+                await client.chat_postMessage(channel=settings.slack_escalation_channel, **message)
+                posted = True
+            except SlackApiError as exc:
+                log.error("could not post a hand-off to the escalation channel: %s", exc)
+        storage = getattr(conversation.recorder, "store", None) is not None
+        text = handoff_confirmation(
+            receipt.contact_title, receipt.contact_how, posted, receipt.recorded, storage
+        )
+        await respond(response_type="ephemeral", replace_original=False, text=text)
 
     async def _publish_home(client: AsyncWebClient, team_id: str | None, user_id: str) -> None:
         school = await conversation.current_school(user_key(team_id, user_id), scopes(team_id, None))

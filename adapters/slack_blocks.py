@@ -6,9 +6,10 @@ Slack limits: 3,000 characters per section text, 50 blocks per message, 2,000 ch
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from bot.compose import ANSWERED, Answer, ContactRef
+from bot.compose import ANSWERED, Answer, ContactRef, in_sentence
 from bot.conversation import ChooseSchool, Help, Notice, Reply, SchoolChosen
 
 SECTION_LIMIT = 3000
@@ -46,6 +47,17 @@ def _contact(c: ContactRef) -> str:
     return f"• {who}"
 
 
+def _fit_value(data: dict[str, Any]) -> str:
+    """`data` as a button value of at most VALUE_LIMIT characters: the question is clipped until it fits, so
+    the value stays valid JSON (escaping and JSON's \\u escapes can make a short question several times longer)."""
+    question = str(data.get("q") or "")[:1200]
+    while True:
+        value = json.dumps({**data, "q": escape(question)}, separators=(",", ":"))
+        if len(value) <= VALUE_LIMIT or not question:
+            return value[:VALUE_LIMIT]
+        question = question[: max(len(question) - max((len(value) - VALUE_LIMIT) // 6, 1) - 1, 0)]
+
+
 def button_value(answer: Answer) -> str:
     """What a button click needs to find the answer again: school, clause and (trimmed) question."""
     # Escaped too: a value is never rendered, but a message must not carry a raw `<!channel>` anywhere.
@@ -53,20 +65,37 @@ def button_value(answer: Answer) -> str:
         "s": answer.school_id,
         "c": answer.clause.id if answer.clause else None,
         "i": answer.interaction_id,
-        "q": escape(answer.question[:1200]),
+        "q": answer.question,
     }
-    return json.dumps(data, separators=(",", ":"))[:VALUE_LIMIT]
+    return _fit_value(data)
+
+
+def handoff_value(answer: Answer) -> str:
+    """The hand-off button's value: the button value plus the role the question goes to (`r`)."""
+    data = {
+        "s": answer.school_id,
+        "r": answer.handoff.role if answer.handoff else None,
+        "c": answer.clause.id if answer.clause else None,
+        "i": answer.interaction_id,
+        "q": answer.question,
+    }
+    return _fit_value(data)
 
 
 def answer_blocks(answer: Answer, *, shareable: bool = False) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = [
-        _context(f"*{escape(answer.school_name)}* · you asked: {escape(answer.question)}")
-    ]
+    asked = "follow-up" if answer.follow_up else "you asked"
+    header = _context(f"*{escape(answer.school_name)}* · {asked}: {escape(answer.question)}")
+    blocks: list[dict[str, Any]] = []
+    if answer.sensitive and answer.message:  # a personal or safeguarding matter leads with whom to tell
+        blocks += [_section(escape(answer.message)), header]
+    else:
+        blocks.append(header)
     if answer.status != ANSWERED or answer.clause is None:
-        blocks.append(_section(escape(answer.message)))
+        if not answer.sensitive:
+            blocks.append(_section(escape(answer.message)))
     else:
         clause = answer.clause
-        if answer.message:  # a routed answer leads with what to do and whom to tell
+        if answer.message and not answer.sensitive:  # a routed answer leads with what to do and whom to tell
             blocks.append(_section(escape(answer.message)))
         blocks.append(_section(_quote(clause.quote_as_list())))
         blocks.append(_context(escape(clause.citation)))
@@ -79,6 +108,8 @@ def answer_blocks(answer: Answer, *, shareable: bool = False) -> list[dict[str, 
             blocks.append(_context(":warning: " + escape(answer.review_note)))
     if answer.contacts:
         blocks.append(_section("*Who to contact*\n" + "\n".join(_contact(c) for c in answer.contacts)))
+    if answer.privacy_note:
+        blocks.append(_context(":lock: " + escape(answer.privacy_note)))
     if answer.variants:
         lines = [
             f"• *{escape(', '.join(v.school_names))}* (§{escape(v.clause.section)}): {escape(v.note or v.clause.quote_as_list())}"
@@ -104,7 +135,16 @@ def answer_blocks(answer: Answer, *, shareable: bool = False) -> list[dict[str, 
                 "value": value,
             },
         ]
-    if shareable:
+    if answer.handoff:
+        actions.append(
+            {
+                "type": "button",
+                "action_id": "handoff",
+                "text": {"type": "plain_text", "text": _clip(answer.handoff.label, 75)},
+                "value": handoff_value(answer),
+            }
+        )
+    if shareable and not answer.sensitive:  # a personal matter is never offered for sharing in a channel
         actions.append(
             {
                 "type": "button",
@@ -120,10 +160,87 @@ def answer_blocks(answer: Answer, *, shareable: bool = False) -> list[dict[str, 
 
 
 def answer_text(answer: Answer) -> str:
-    """The plain fallback shown in notifications."""
+    """The plain fallback shown in notifications: for a personal matter, whom to tell."""
+    if answer.sensitive and answer.message:
+        return _clip(escape(answer.message), 300)
     if answer.status == ANSWERED and answer.clause:
         return _clip(escape(f"{answer.clause.citation}: {answer.clause.quote}"), 300)
     return escape(answer.message)
+
+
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,30}")
+
+
+def _user_mention(user_id: str | None) -> str:
+    """`<@U123>` for a real Slack user id (which pings that person only), else the escaped text."""
+    return f"<@{user_id}>" if user_id and _USER_ID.fullmatch(user_id) else escape(user_id or "someone")
+
+
+def private_message(answer: Answer, channel_id: str | None) -> dict[str, Any]:
+    """A sensitive answer for the asker alone (a DM or an ephemeral message), saying why it came privately."""
+    where = f" in <#{channel_id}>" if channel_id and _CHANNEL_ID.fullmatch(channel_id) else " in a channel"
+    message = reply_message(answer)
+    note = _context(
+        f":lock: You asked{where}. This is a personal matter, so I'm answering you here, where only you can see it."
+    )
+    return {**message, "blocks": [note, *message["blocks"]][:BLOCK_LIMIT]}
+
+
+def escalation_message(
+    user_id: str | None,
+    school_name: str,
+    school_id: str,
+    contact_title: str,
+    question: str | None,
+    clause_id: str | None,
+    interaction_id: str | None,
+) -> dict[str, Any]:
+    """The hand-off as posted to the escalation channel: who asks, at which school, what, for whom, citing what.
+
+    Everything but the asker's mention is escaped, so the question cannot ping anyone or form a link.
+    """
+    who = _user_mention(user_id)
+    head = (
+        f":raising_hand: {who} at *{escape(school_name)}* (`{escape(school_id)}`) would like "
+        f"*{escape(contact_title)}* to answer a social media policy question. Please reply to them directly."
+    )
+    asked = _quote(question) if question else "_(the question was not kept)_"
+    cited = f"`{escape(clause_id)}`" if clause_id else "_none: the policy did not cover it_"
+    details = f"*Question*\n{asked}\n*Clause cited by the assistant:* {cited}"
+    blocks = [_section(head), _section(details)]
+    if interaction_id:
+        blocks.append(_context(f"Interaction `{escape(interaction_id)}`"))
+    text = f"{who} asks {escape(contact_title)} at {escape(school_name)} about the social media policy."
+    return {"text": _clip(text, 300), "blocks": blocks}
+
+
+def handoff_confirmation(
+    contact_title: str, contact_how: str | None, posted: bool, recorded: bool, storage: bool
+) -> str:
+    """What the asker is told after the hand-off button, honestly: passed on, or how to reach the contact.
+
+    `posted`: the hand-off reached the escalation channel; `recorded`: it is in the database; `storage`: this
+    server keeps records at all (when it does not, not recording is no failure to report).
+    """
+    title = escape(in_sentence(contact_title))
+    reach = f" ({escape(contact_how)})" if contact_how else ""
+    if posted:
+        text = f"I've passed your question to {title}; they'll reply to you."
+        if storage and not recorded:
+            text += (
+                " It could not be saved in HR's records just now, so if you don't hear back, please contact "
+                f"{title} directly{reach}."
+            )
+        return text
+    if storage and not recorded:
+        return (
+            "Sorry, I could not record your request just now (the database is unavailable), and I can't pass "
+            f"messages on from here. Please contact {title} directly{reach}."
+        )
+    noted = "I've noted that you'd like an answer from " if recorded else "This is one for "
+    how = f"To reach them: {escape(contact_how)}." if contact_how else "Please contact them directly."
+    return f"{noted}{title}, but I can't pass messages on from here. {how}"
 
 
 def _school_list(reply: Help | ChooseSchool) -> str:

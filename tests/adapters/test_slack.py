@@ -47,8 +47,8 @@ def event_body(event: dict[str, Any], event_id: str, team: str = FakeSlackApi.TE
 
 
 class Harness:
-    def __init__(self, session: aiohttp.ClientSession, base: str, slack: FakeSlackApi):
-        self.session, self.base, self.slack = session, base, slack
+    def __init__(self, session: aiohttp.ClientSession, base: str, slack: FakeSlackApi, app=None):
+        self.session, self.base, self.slack, self.app = session, base, slack, app
 
     async def post(self, body: bytes, headers: dict[str, str], content_type: str = "application/json") -> int:
         async with self.session.post(
@@ -76,21 +76,32 @@ def run_slack(
     post_delay: float = 0.0,
     assistant=None,
     mapped: bool = True,
+    failing: tuple[str, ...] = (),
+    **settings: Any,
 ) -> None:
-    """Run `scenario` against the real server wired to a fake Slack; the workspace maps to Wolverhampton."""
+    """Run `scenario` against the real server wired to a fake Slack; the workspace maps to Wolverhampton.
+
+    `failing`: Web API methods the fake refuses; `settings`: more Settings fields (an escalation channel...).
+    """
     workspace = {slack.scope_key("workspaces", FakeSlackApi.TEAM_ID): "wolverhampton"} if mapped else {}
     kb = dataclasses.replace(kb, channel_schools={**workspace, **(mapping or {})})
     assistant = assistant or Assistant(kb)
     assistant.swap(kb)
 
     async def main() -> None:
-        slack = await FakeSlackApi(post_delay).start()
-        settings = Settings(
-            slack_signing_secret=SECRET, slack_bot_token="xoxb-test", slack_api_url=f"{slack.url}/api/"
+        slack = await FakeSlackApi(post_delay, failing).start()
+        app = create_app(
+            assistant,
+            Settings(
+                slack_signing_secret=SECRET,
+                slack_bot_token="xoxb-test",
+                slack_api_url=f"{slack.url}/api/",
+                **settings,
+            ),
         )
         try:
-            async with serving(create_app(assistant, settings)) as base, aiohttp.ClientSession() as session:
-                await scenario(Harness(session, base, slack))
+            async with serving(app) as base, aiohttp.ClientSession() as session:
+                await scenario(Harness(session, base, slack, app))
         finally:
             await slack.stop()
 
@@ -238,7 +249,7 @@ def test_slash_command_answers_privately_with_a_share_button_after_the_ack(kb):
         reply = h.slack.named("response_url")[0]
         assert reply["response_type"] == "ephemeral"
         actions = [e["action_id"] for b in reply["blocks"] if b["type"] == "actions" for e in b["elements"]]
-        assert actions == ["feedback_up", "feedback_down", "share_answer"]
+        assert actions == ["feedback_up", "feedback_down", "handoff", "share_answer"]
 
     run_slack(kb, scenario, mapping={slack.scope_key("channels", "C5"): "reading"})
 
@@ -329,7 +340,7 @@ def test_the_ack_comes_before_the_answer_is_posted(kb):
 
 
 class BrokenAssistant(Assistant):
-    def ask(self, question, school_id):
+    def ask(self, question, school_id, context=()):
         raise RuntimeError("index exploded")
 
 
@@ -441,3 +452,211 @@ def test_each_request_is_verified_once_by_the_front_not_again_by_bolt(assistant)
     )
     middleware = [type(m).__name__ for m in app._async_middleware_list]
     assert not any("RequestVerification" in name for name in middleware), middleware
+
+
+# -- conversations: follow-ups in threads, private answers, the hand-off ------------------------------------------
+THREAD = "1700000000.000100"
+
+
+def channel_message(text: str, ts: str, thread_ts: str | None = THREAD, **extra) -> dict[str, Any]:
+    """A `message.channels` event: someone writing in a channel (in a thread when `thread_ts` is set)."""
+    event = {
+        "type": "message",
+        "channel_type": "channel",
+        "user": "U123",
+        "text": text,
+        "ts": ts,
+        "channel": "C999",
+        "event_ts": ts,
+    }
+    return {**event, **({"thread_ts": thread_ts} if thread_ts else {}), **extra}
+
+
+def posts_to(h: Harness, channel: str) -> list[dict[str, Any]]:
+    return [p for p in h.slack.named("chat.postMessage") if p.get("channel") == channel]
+
+
+def web_api_calls(h: Harness) -> list[str]:
+    """Every Web API call but bolt's own auth.test (who the bot is)."""
+    return [name for name, _ in h.slack.calls if name != "auth.test"]
+
+
+def handoff_button(message: dict[str, Any]) -> dict[str, Any]:
+    return next(
+        e
+        for b in message["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "handoff"
+    )
+
+
+READING_HERE = {slack.scope_key("channels", "C999"): "reading"}
+
+
+def test_a_reply_in_the_bots_thread_is_a_follow_up_answered_in_that_thread_without_a_mention(kb):
+    async def scenario(h: Harness):
+        await h.event(mention("can i go on fb at lunch?"), "EvLunch")
+        await h.slack.wait_for(lambda: h.slack.named("chat.postMessage"))
+        first = h.slack.named("chat.postMessage")[0]
+        assert first["thread_ts"] == THREAD and "official rest breaks" in all_text(first)
+        await h.event(channel_message("what about on my own phone?", "1700000050.000200"), "EvFollow")
+        await h.slack.wait_for(lambda: len(h.slack.named("chat.postMessage")) == 2)
+        follow = h.slack.named("chat.postMessage")[1]
+        assert follow["channel"] == "C999" and follow["thread_ts"] == THREAD
+        blob = all_text(follow)
+        assert "follow-up: what about on my own phone?" in blob  # read in the light of the lunchtime question
+        assert "their own computers or devices" in blob  # Reading's own-device clause, not a no-match
+        # A reply that mentions the bot comes as app_mention too: the message event must not answer it again.
+        await h.event(
+            channel_message(f"<@{FakeSlackApi.BOT_USER}> and at break?", "1700000060.000300"), "EvMentionMsg"
+        )
+        await asyncio.sleep(0.3)
+        assert len(h.slack.named("chat.postMessage")) == 2
+
+    run_slack(kb, scenario, mapping=READING_HERE)
+
+
+def test_channel_chatter_outside_the_bots_threads_gets_nothing(kb):
+    async def scenario(h: Harness):
+        await h.event(channel_message("can i go on fb at lunch?", "1700000100.000100", None), "EvChat")
+        await h.event(
+            channel_message("anyone for coffee?", "1700000101.000100", "1700000090.0001"), "EvOther"
+        )
+        await h.event(
+            channel_message("lol", "1700000102.000100", None, channel_type="group", channel="G1"), "EvGroup"
+        )
+        await h.event(channel_message("edited", "1700000103.0001", subtype="message_changed"), "EvEdited")
+        await asyncio.sleep(0.5)
+        assert web_api_calls(h) == []
+
+    run_slack(kb, scenario, mapping=READING_HERE)
+
+
+SAFEGUARDING = "a pupil told me her stepdad hits her, what do i do?"
+
+
+def test_a_sensitive_question_in_a_channel_is_answered_to_the_asker_alone_by_dm(kb):
+    async def scenario(h: Harness):
+        await h.event(mention(SAFEGUARDING), "EvSensitive")
+        await h.slack.wait_for(lambda: h.slack.named("chat.postMessage"))
+        await asyncio.sleep(0.3)
+        assert [c["users"] for c in h.slack.named("conversations.open")] == ["U123"]
+        assert posts_to(h, "C999") == [] and h.slack.named("chat.postEphemeral") == []
+        [private] = h.slack.named("chat.postMessage")
+        assert private["channel"] == "DU123"
+        blob = all_text(private)
+        assert "Designated Safeguarding Lead" in blob and "don't post the details in a shared channel" in blob
+        assert private["text"].startswith("A worry about a child")  # the notification names whom to tell
+        # the contact leads: before the quoted clause
+        assert blob.index("tell your Designated Safeguarding Lead") < blob.index("safeguarding procedure")
+        assert "share_answer" not in blob and "Ask the DSL" in blob
+        # The same question in a DM is answered there as usual.
+        await h.event(dm(SAFEGUARDING, "5.1"), "EvSensitiveDM")
+        await h.slack.wait_for(lambda: len(h.slack.named("chat.postMessage")) == 2)
+        assert h.slack.named("chat.postMessage")[1]["channel"] == "D1"
+        assert len(h.slack.named("conversations.open")) == 1
+
+    run_slack(kb, scenario)
+
+
+def test_a_sensitive_answer_falls_back_to_an_ephemeral_message_when_no_dm_can_be_opened(kb):
+    async def scenario(h: Harness):
+        await h.event(mention(SAFEGUARDING), "EvSensitiveNoDM")
+        await h.slack.wait_for(lambda: h.slack.named("chat.postEphemeral"))
+        await asyncio.sleep(0.3)
+        [ephemeral] = h.slack.named("chat.postEphemeral")
+        assert (ephemeral["channel"], ephemeral["user"], ephemeral["thread_ts"]) == ("C999", "U123", THREAD)
+        assert "Designated Safeguarding Lead" in all_text(ephemeral)
+        assert h.slack.named("chat.postMessage") == []
+
+    run_slack(kb, scenario, failing=("conversations.open",))
+
+
+async def _click_handoff(h: Harness, value: str, user: str = "U123") -> dict[str, Any]:
+    count = len(h.slack.named("response_url"))
+    payload = button_click("handoff", value, f"{h.slack.url}/response/handoff", user=user, channel="C999")
+    assert await h.form({"payload": json.dumps(payload)}) == 200
+    await h.slack.wait_for(lambda: len(h.slack.named("response_url")) > count)
+    return h.slack.named("response_url")[-1]
+
+
+def test_the_handoff_button_posts_to_the_escalation_channel_records_it_and_confirms_privately(kb):
+    from bot.server import RECORDER
+
+    async def scenario(h: Harness):
+        await h.event(mention("can i be friends with pupils on fb? &lt;b&gt;"), "EvHandoff")
+        await h.slack.wait_for(lambda: h.slack.named("chat.postMessage"))
+        answer = h.slack.named("chat.postMessage")[0]
+        button = handoff_button(answer)
+        assert button["text"]["text"] == "Ask your Headteacher"
+        confirmation = await _click_handoff(h, button["value"])
+        assert confirmation["response_type"] == "ephemeral" and confirmation["replace_original"] is False
+        assert confirmation["text"] == "I've passed your question to Headteacher; they'll reply to you."
+        [posted] = posts_to(h, "CHR")
+        blob = all_text(posted)
+        assert "<@U123>" in blob and "Wolverhampton" in blob and "Headteacher" in blob
+        assert "can i be friends with pupils on fb? &lt;b&gt;" in blob and "<b>" not in blob
+        value = json.loads(button["value"])
+        assert value["c"] in blob  # the clause the assistant cited
+        [escalation] = await h.app[RECORDER].store.escalations()  # in the real SQLite database
+        assert (escalation.school, escalation.role, escalation.channel) == (
+            "wolverhampton",
+            "headteacher",
+            "slack",
+        )
+        assert (escalation.clause_id, escalation.interaction_id) == (value["c"], value["i"])
+        assert escalation.question == "can i be friends with pupils on fb? <b>" and escalation.user_hash
+        assert "U123" not in escalation.user_hash
+
+    run_slack(kb, scenario, slack_escalation_channel="CHR")
+
+
+def test_without_an_escalation_channel_the_handoff_is_recorded_and_says_how_to_reach_the_contact(kb):
+    from bot.server import RECORDER
+
+    async def scenario(h: Harness):
+        await h.event(mention("what is the capital of peru?"), "EvNoMatch")
+        await h.slack.wait_for(lambda: h.slack.named("chat.postMessage"))
+        button = handoff_button(h.slack.named("chat.postMessage")[0])  # a no-match answer has one too
+        confirmation = await _click_handoff(h, button["value"])
+        text = confirmation["text"]
+        assert confirmation["response_type"] == "ephemeral" and "can't pass messages on from here" in text
+        assert "I've noted that you'd like an answer from" in text and "contact them directly" in text
+        assert web_api_calls(h).count("chat.postMessage") == 1  # only the answer: no hand-off post anywhere
+        assert len(await h.app[RECORDER].store.escalations()) == 1
+        unknown = json.dumps({"s": "atlantis", "r": "headteacher", "q": "hi"})
+        assert "school" in (await _click_handoff(h, unknown))["text"].lower()
+        assert len(await h.app[RECORDER].store.escalations()) == 1
+
+    run_slack(kb, scenario)
+
+
+def test_without_storage_the_handoff_still_tells_the_asker_how_to_reach_the_contact(kb):
+    async def scenario(h: Harness):
+        value = json.dumps({"s": "wolverhampton", "r": "headteacher", "q": "can i post?"})
+        text = (await _click_handoff(h, value))["text"]
+        assert text.startswith("This is one for Headteacher, but I can't pass messages on from here.")
+        assert "could not record" not in text
+
+    run_slack(kb, scenario, storage=False)
+
+
+def test_channel_pings_in_a_handed_off_question_never_reach_the_escalation_post(kb):
+    async def scenario(h: Harness):
+        # The button value is the client's: it can carry anything, raw.
+        value = json.dumps(
+            {
+                "s": "wolverhampton",
+                "r": "headteacher",
+                "q": "<!channel> <!here> <@U999> <https://x.test|x> ok?",
+            }
+        )
+        await _click_handoff(h, value)
+        await h.slack.wait_for(lambda: posts_to(h, "CHR"))
+        blob = all_text(posts_to(h, "CHR")[0])
+        for special in ("<!channel>", "<!here>", "<@U999>", "<https://"):
+            assert special not in blob
+        assert "&lt;!channel&gt;" in blob and "<@U123>" in blob
+
+    run_slack(kb, scenario, slack_escalation_channel="CHR")
