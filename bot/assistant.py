@@ -55,7 +55,10 @@ def build_snapshot(
         e for r in kb.routes if kb.topics[r.topic].sensitive for e in r.examples
     )
     return Snapshot(
-        kb, retriever, Composer(kb, retriever), SensitivityCheck(situations, kb.routine_examples, embedder)
+        kb,
+        retriever,
+        Composer(kb, retriever),
+        SensitivityCheck(situations, kb.routine_examples, embedder, lazy),
     )
 
 

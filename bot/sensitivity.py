@@ -32,15 +32,24 @@ NEAREST = 2
 
 
 class SensitivityCheck:
-    """Called with a question: True when it is close to the example situations. The examples' vectors are read
-    (from the embedding cache, or embedded) at the first question, so building it costs nothing at start."""
+    """Called with a question: True when it is close to the example situations.
 
-    def __init__(self, examples: Sequence[str], routine: Sequence[str], embedder: Embedder | None):
+    The examples' vectors are read (from the embedding cache, or embedded) when it is built, or with `lazy` (the
+    command line, which answers one school's questions) at the first question."""
+
+    def __init__(
+        self, examples: Sequence[str], routine: Sequence[str], embedder: Embedder | None, lazy: bool = False
+    ):
         self.examples = tuple(dict.fromkeys(examples))
         self.routine = tuple(dict.fromkeys(routine))
         self.embedder = embedder
         self._matrices: tuple[np.ndarray, np.ndarray] | None = None
         self._lock = threading.Lock()
+        if not lazy:
+            try:
+                self._vectors()
+            except ModelUnavailable as exc:
+                log.warning("sensitive situations are not compared by meaning: %s", exc)
 
     def _vectors(self) -> tuple[np.ndarray, np.ndarray] | None:
         if self._matrices is None and self.embedder is not None and self.examples:

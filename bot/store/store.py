@@ -200,20 +200,15 @@ class Store:
     async def interactions(
         self, since: dt.datetime | None = None, school: str | None = None
     ) -> list[Interaction]:
-        table = schema.interactions
-        query = select(table).order_by(table.c.created_at)
-        if since is not None:
-            query = query.where(table.c.created_at >= since)
-        if school is not None:
-            query = query.where(table.c.school == school)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        return [Interaction(**_aware(dict(r))) for r in rows]
+        return [Interaction(**row) for row in await self._rows(schema.interactions, since, school)]
 
     async def escalations(
         self, since: dt.datetime | None = None, school: str | None = None
     ) -> list[Escalation]:
-        table = schema.escalations
+        return [Escalation(**row) for row in await self._rows(schema.escalations, since, school)]
+
+    async def _rows(self, table, since: dt.datetime | None, school: str | None) -> list[dict[str, Any]]:
+        """A log table's rows created since `since` (all without), for one school or all, oldest first."""
         query = select(table).order_by(table.c.created_at)
         if since is not None:
             query = query.where(table.c.created_at >= since)
@@ -221,16 +216,10 @@ class Store:
             query = query.where(table.c.school == school)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
-        return [Escalation(**_aware(dict(r))) for r in rows]
+        return [_aware(dict(r)) for r in rows]
 
     async def feedback(self, since: dt.datetime | None = None) -> list[Feedback]:
-        table = schema.feedback
-        query = select(table).order_by(table.c.created_at)
-        if since is not None:
-            query = query.where(table.c.created_at >= since)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        return [Feedback(**_aware(dict(r))) for r in rows]
+        return [Feedback(**row) for row in await self._rows(schema.feedback, since, None)]
 
     async def count(self, table_name: str) -> int:
         table = schema.metadata.tables[table_name]
