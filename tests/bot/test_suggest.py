@@ -360,7 +360,9 @@ def test_accept_question_adds_any_question_even_to_an_empty_examples_list_before
     assert edited.replace(block.group(0), "\n    examples: []  # HR: none yet\n" + heading, 1) == original
 
     # howitt.1.p3's list is followed by a blank line and the `# 2. Scope` heading: the new item goes above them.
-    last = '      - "is this policy basically just there to tell us whats ok and not ok online both in school and at home?"\n'
+    before_scope = original[: original.index("\n\n  # 2. Scope\n")]
+    last = before_scope[before_scope.rindex("\n") + 1 :] + "\n"  # the list's last example, whatever it is
+    assert last.startswith('      - "')
     assert last + "\n  # 2. Scope\n" in edited
     assert add_example(kb_copy, "howitt.1.p3", "is the policy on our side") == policy_file
     assert last + '      - "is the policy on our side"\n\n  # 2. Scope\n' in policy_file.read_text()
