@@ -288,12 +288,13 @@ class Composer:
             for clause in policy.clauses:
                 for topic in clause.topics:
                     self.by_topic.setdefault((policy.id, topic), []).append(clause)
-        # Whole quotes depend only on the knowledge base: built once, an answer only adds its scores.
-        self.whole_quotes = {c.id: self._whole(c) for p in kb.policies.values() for c in p.clauses}
+        # Whole quotes and the clause each topic note cites depend only on the knowledge base: each is worked out
+        # the first time an answer needs it and kept (the command line answers one question; a server warms up).
+        self.whole_quotes: dict[str, CitedClause] = {}
         self.quote_terms: dict[str, frozenset[str]] = {}
         self.named_roles = self._named_roles()
         self.speakers = self._speakers()
-        self.note_clauses = self._note_clauses()
+        self.note_clauses: dict[tuple[str, str], Clause | None] = {}
 
     # -- built once ------------------------------------------------------------------------------------------
     def _named_roles(self) -> dict[str, frozenset[str]]:
@@ -323,29 +324,32 @@ class Composer:
         about = [p for p in covering if any(c.topics[0] == topic for c in self.by_topic[(p, topic)])]
         return (about or covering or [None])[0]
 
-    def _note_clauses(self) -> dict[tuple[str, str], Clause]:
-        """(policy, topic) to the clause its topic note summarises, so the note is cited by one fixed section.
+    def note_clause(self, policy_id: str, topic: str) -> Clause | None:
+        """The clause a policy's note on `topic` summarises, so the note is cited by one fixed section.
 
         A note states its main rule first ("Keep your LinkedIn profile accurate …, and think about … identity
         theft"), so the clause sharing most of the opening words wins, then most of all the words; each word is
         weighted by how rare it is in the policy ("LinkedIn" tells more than "council").
         """
-        picked = {}
-        for policy in self.kb.policies.values():
-            idf = self._idf_for(policy.id)
-            for topic, note in policy.topic_notes.items():
-                opening = plain_terms(NOTE_PARTS.split(note, maxsplit=1)[0])
-                whole = plain_terms(note)
-                candidates = self.by_topic.get((policy.id, topic), ())
-                if candidates:
-                    picked[(policy.id, topic)] = max(
-                        candidates,
-                        key=lambda c: (
-                            sum(map(idf, opening & self._quote_terms(c))),
-                            sum(map(idf, whole & self._quote_terms(c))),
-                            c.topics[0] == topic,
-                        ),
-                    )
+        key = (policy_id, topic)
+        if key in self.note_clauses:
+            return self.note_clauses[key]
+        note = self.kb.policies[policy_id].topic_notes.get(topic)
+        candidates = self.by_topic.get(key, ())
+        picked = None
+        if note and candidates:
+            idf = self._idf_for(policy_id)
+            opening = plain_terms(NOTE_PARTS.split(note, maxsplit=1)[0])
+            whole = plain_terms(note)
+            picked = max(
+                candidates,
+                key=lambda c: (
+                    sum(map(idf, opening & self._quote_terms(c))),
+                    sum(map(idf, whole & self._quote_terms(c))),
+                    c.topics[0] == topic,
+                ),
+            )
+        self.note_clauses[key] = picked
         return picked
 
     def _idf_for(self, policy_id: str) -> Callable[[str], float]:
@@ -439,7 +443,9 @@ class Composer:
 
     def cite_whole(self, clause: Clause, score: float = 0.0) -> CitedClause:
         """The clause as a quote that reads on its own: a lead-in with its list, a list item after its lead-in."""
-        cited = self.whole_quotes.get(clause.id) or self._whole(clause)
+        cited = self.whole_quotes.get(clause.id)
+        if cited is None:
+            cited = self.whole_quotes[clause.id] = self._whole(clause)
         return replace(cited, score=round(score, 3)) if score else cited
 
     def _whole(self, clause: Clause) -> CitedClause:
@@ -545,7 +551,7 @@ class Composer:
                 continue  # the asker's own rule is the quote
             others = tuple(s for s in speaker.schools if s.id != school.id)
             note = self.kb.policies[speaker.policy_id].topic_notes.get(topic)
-            clause = self.note_clauses.get((speaker.policy_id, topic)) if note else None
+            clause = self.note_clause(speaker.policy_id, topic) if note else None
             clause = clause or self._best_on_topic(speaker.policy_id, topic, terms)
             if not others or clause is None:
                 continue

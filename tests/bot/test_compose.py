@@ -218,7 +218,7 @@ def test_a_schools_note_on_a_topic_is_always_cited_by_the_same_section(assistant
 
 def test_a_note_is_cited_by_the_section_of_the_rule_it_states_first(assistant, composer):
     # "Keep your LinkedIn profile accurate and respectful …, and think about … identity theft": §7.8, not §7.10
-    assert composer.note_clauses[("rutland", "personal_details")].section == "7.8"
+    assert composer.note_clause("rutland", "personal_details").section == "7.8"
     answer = assistant.ask("should i put my employer and job on my facebook profile", "howitt")
     assert answer.topic_id == "personal_details"
     rutland = next(v for v in answer.variants if "rutland" in v.school_ids)
