@@ -11,7 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-import snowballstemmer
+# The English stemmer alone: `import snowballstemmer` loads every language's (0.09 s of each CLI start).
+from snowballstemmer import english_stemmer
 
 # Function words and question scaffolding ("can I…", "am I allowed to…"). Domain words such as "school" are
 # kept here on purpose: how much they count is the ranking's job (see retrieval), not the analyzer's.
@@ -51,7 +52,7 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(normalise(text))
 
 
-_stemmer = snowballstemmer.stemmer("english")
+_stemmer = english_stemmer.EnglishStemmer()
 
 
 @lru_cache(maxsize=65536)

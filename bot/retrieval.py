@@ -447,7 +447,7 @@ class TermsCache:
     @staticmethod
     def fingerprint(kb: KnowledgeBase) -> bytes:
         digest = hashlib.sha256(b"terms-v1\0")
-        stemmer = Path(analysis.snowballstemmer.__file__).parent
+        stemmer = Path(analysis.english_stemmer.__file__).parent
         for source in (Path(analysis.__file__), stemmer / "basestemmer.py", stemmer / "english_stemmer.py"):
             try:
                 digest.update(source.read_bytes())
