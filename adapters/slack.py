@@ -293,9 +293,14 @@ def build_slack_app(
                 posted = True
             except SlackApiError as exc:
                 log.error("could not post a hand-off to the escalation channel: %s", exc)
-        storage = getattr(conversation.recorder, "store", None) is not None
         text = handoff_confirmation(
-            receipt.contact_title, receipt.contact_how, posted, receipt.recorded, storage
+            receipt.contact_title,
+            receipt.contact_how,
+            posted,
+            receipt.recorded,
+            receipt.kept,
+            duplicate=receipt.duplicate,
+            passed_on=bool(settings.slack_escalation_channel),
         )
         await respond(response_type="ephemeral", replace_original=False, text=text)
 

@@ -216,15 +216,28 @@ def escalation_message(
 
 
 def handoff_confirmation(
-    contact_title: str, contact_how: str | None, posted: bool, recorded: bool, storage: bool
+    contact_title: str,
+    contact_how: str | None,
+    posted: bool,
+    recorded: bool,
+    storage: bool,
+    *,
+    duplicate: bool = False,
+    passed_on: bool = False,
 ) -> str:
     """What the asker is told after the hand-off button, honestly: passed on, or how to reach the contact.
 
     `posted`: the hand-off reached the escalation channel; `recorded`: it is in the database; `storage`: this
-    server keeps records at all (when it does not, not recording is no failure to report).
+    server keeps records at all (when it does not, not recording is no failure to report); `duplicate`: the
+    asker clicked this answer's button before, so nothing was sent again; `passed_on`: hand-offs go to a
+    channel (SLACK_ESCALATION_CHANNEL) here.
     """
     title = escape(in_sentence(contact_title))
     reach = f" ({escape(contact_how)})" if contact_how else ""
+    if duplicate:
+        if passed_on:
+            return f"You've already passed this question to {title}; they'll reply to you."
+        return f"You've already asked about this one. Please contact {title} directly{reach}."
     if posted:
         text = f"I've passed your question to {title}; they'll reply to you."
         if storage and not recorded:

@@ -495,7 +495,12 @@ READING_HERE = {slack.scope_key("channels", "C999"): "reading"}
 
 
 def test_a_reply_in_the_bots_thread_is_a_follow_up_answered_in_that_thread_without_a_mention(kb):
+    from bot.server import RECORDER
+
     async def scenario(h: Harness):
+        # The database is up: a thread remembered while it starts is kept in memory, which the database,
+        # once up, does not consult
+        await h.slack.wait_for(lambda: h.app[RECORDER].ready, timeout=15)
         await h.event(mention("can i go on fb at lunch?"), "EvLunch")
         await h.slack.wait_for(lambda: h.slack.named("chat.postMessage"))
         first = h.slack.named("chat.postMessage")[0]
@@ -585,6 +590,9 @@ def test_the_handoff_button_posts_to_the_escalation_channel_records_it_and_confi
     from bot.server import RECORDER
 
     async def scenario(h: Harness):
+        # The database is up (a click claimed while it starts is kept in memory only, and the
+        # database would not know it once up)
+        await h.slack.wait_for(lambda: h.app[RECORDER].ready, timeout=15)
         await h.event(mention("can i be friends with pupils on fb? &lt;b&gt;"), "EvHandoff")
         await h.slack.wait_for(lambda: h.slack.named("chat.postMessage"))
         answer = h.slack.named("chat.postMessage")[0]
@@ -608,6 +616,9 @@ def test_the_handoff_button_posts_to_the_escalation_channel_records_it_and_confi
         assert (escalation.clause_id, escalation.interaction_id) == (value["c"], value["i"])
         assert escalation.question == "can i be friends with pupils on fb? <b>" and escalation.user_hash
         assert "U123" not in escalation.user_hash
+        again = await _click_handoff(h, button["value"])  # a second click on the same answer
+        assert again["text"] == "You've already passed this question to Headteacher; they'll reply to you."
+        assert len(posts_to(h, "CHR")) == 1 and len(await h.app[RECORDER].store.escalations()) == 1
 
     run_slack(kb, scenario, slack_escalation_channel="CHR")
 
@@ -660,3 +671,15 @@ def test_channel_pings_in_a_handed_off_question_never_reach_the_escalation_post(
         assert "&lt;!channel&gt;" in blob and "<@U123>" in blob
 
     run_slack(kb, scenario, slack_escalation_channel="CHR")
+
+
+def test_button_values_stay_valid_json_within_slacks_limit_for_any_question(assistant):
+    answer = assistant.ask("can i post pics on insta?", "wolverhampton")
+    # Escaping and JSON's \u escapes make this question many times longer than Slack's 2,000 characters.
+    answer = dataclasses.replace(answer, question="can i post <!channel> & café pics? " + "<é>" * 1000)
+    for element in answer_blocks(answer)[-1]["elements"]:
+        value = element["value"]
+        assert len(value) <= 2000
+        data = json.loads(value)  # clipped before encoding, never cut mid-JSON
+        assert data["s"] == "wolverhampton" and data["q"].startswith("can i post &lt;!channel&gt; &amp; café")
+        assert "<!channel>" not in value
