@@ -81,7 +81,9 @@ class EmbeddingModel:
         self._failed: ModelUnavailable | None = None
         self._loader: threading.Thread | None = None
         if background:
-            self._loader = threading.Thread(target=self._load_quietly, name="embedding-model", daemon=True)
+            # Not a daemon: a process that exits early (an unknown school) waits for it, since an interpreter that
+            # shuts down under onnxruntime's session setup aborts (exit 134) instead of reporting its error.
+            self._loader = threading.Thread(target=self._load_quietly, name="embedding-model", daemon=False)
             self._loader.start()
         else:
             self._loaded = self._load()
