@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 from bot.assistant import MAX_QUESTION_CHARS, Assistant
-from bot.compose import Answer
+from bot.compose import Answer, cite
 from bot.errors import PolicyBotError, UnknownSchool
 from bot.followup import with_turn
 from bot.metrics import Metrics
@@ -99,6 +99,8 @@ class EscalationReceipt:
         True  # False: this server keeps no records at all (storage off), so nothing could be recorded
     )
     duplicate: bool = False  # the same asker already passed on this answer: nothing recorded or posted again
+    school_name: str = ""
+    citation: str | None = None  # the quoted clause's citation, when the button named one of the school's
 
 
 @dataclass(frozen=True)
@@ -314,6 +316,9 @@ class Conversation:
         state = await self.recorder.thread(key)
         context = state.turns if state is not None and state.school == school_id else ()
         answer = await self.ask(question, school_id, context)
+        if answer.sensitive:
+            # Answered privately: the thread (a channel's, where others may write next) must not carry it on.
+            return answer
         keep_text = self.store_questions or self.recorder.store is None
         await self.recorder.save_thread(Thread(key, school_id, with_turn(context, answer, keep_text)))
         return answer
@@ -387,10 +392,11 @@ class Conversation:
         role_id = contact.role if contact else school.general_contact
         title, how = (contact.title if contact else "HR"), (contact.how if contact else None)
         kept = self.recorder.store is not None
+        citation = self._citation(school, _text(clause_id))
         answer_id = _text(interaction_id)
         if answer_id and not await self.claim(f"escalation:{user_key}:{answer_id}"):
             # A second click on the same button (or a retried delivery of it): HR has it already.
-            return EscalationReceipt(None, title, how, True, kept, duplicate=True)
+            return EscalationReceipt(None, title, how, True, kept, True, school.name, citation)
         text = _text(question) if self.store_questions else None
         escalation = Escalation(
             school=school.id,
@@ -403,7 +409,16 @@ class Conversation:
         )
         recorded = await self.recorder.record_durably(escalation)
         log.info("escalation channel=%s school=%s role=%s recorded=%s", channel, school.id, role_id, recorded)
-        return EscalationReceipt(escalation, title, how, recorded, kept)
+        return EscalationReceipt(escalation, title, how, recorded, kept, False, school.name, citation)
+
+    def _citation(self, school, clause_id: str | None) -> str | None:
+        """The citation of one of the school's clauses ("Social Media Policy, §6.2, Friends"), else None."""
+        kb = self.assistant.kb
+        for policy_id in school.policies if clause_id else ():
+            clause = next((c for c in kb.policies[policy_id].clauses if c.id == clause_id), None)
+            if clause is not None:
+                return cite(kb, clause).citation
+        return None
 
     async def feedback(
         self,

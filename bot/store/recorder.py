@@ -48,7 +48,9 @@ MAX_WRITE_DELAY = 1.0  # the promise: a healthy database has every record within
 DURABLE_TIMEOUT = 3.0  # seconds a person waits for their feedback to be written before being told it was not
 QUICK_TIMEOUT = 1.0  # seconds a question may wait on the database for dedup or a chosen school
 WRITE_TIMEOUT = 10.0
-THREAD_IDLE = dt.timedelta(minutes=30)  # a thread not used for this long is forgotten: a new message starts afresh
+THREAD_IDLE = dt.timedelta(
+    minutes=30
+)  # a thread not used for this long is forgotten: a new message starts afresh
 LOCAL_THREADS = 10_000  # threads kept in this process's memory (all of them without a database)
 KEEP_SET_ASIDE = 100  # the most recent set-aside records, kept in memory for a look from a debugger or test
 
@@ -365,7 +367,8 @@ class Recorder:
             self._mark_down(exc)
             return first_here
         self._mark_up()
-        return claimed
+        # Seen here already (while the database was down or not ready yet) counts as seen, whatever it says.
+        return claimed and first_here
 
     async def school_of(self, user_hash: str) -> str | None:
         if self.store is not None and self.ready:
@@ -391,7 +394,9 @@ class Recorder:
                 self._mark_down(exc)
             else:
                 self._mark_up()
-                return found
+                if found is not None:
+                    return found
+        # Memory holds what was saved while the database was down or not ready yet.
         local = self.local_threads.get(key)
         return local if local is not None and local.updated_at >= active_since else None
 

@@ -212,3 +212,45 @@ def test_a_second_click_on_the_same_hand_off_is_not_recorded_or_posted_again(ass
             await store.close()
 
     asyncio.run(main())
+
+
+def test_what_was_seen_before_the_database_was_ready_still_counts_once_it_is(assistant, tmp_path):
+    async def main() -> None:
+        store, recorder, conversation = started(assistant, Settings(data_dir=tmp_path))
+        try:
+            assert await conversation.claim("slack:Ev-early")  # schema not in place yet: memory only
+            await conversation.answer("can i go on fb at lunch?", "reading", "web", thread="early")
+            await _ready(store, recorder)
+            assert not await conversation.claim("slack:Ev-early")
+            follow = await conversation.answer(
+                "what about on my own phone?", "reading", "web", thread="early"
+            )
+            assert follow.follow_up
+        finally:
+            await recorder.stop()
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_a_sensitive_answer_does_not_carry_its_thread_on(assistant):
+    async def main() -> None:
+        conversation = Conversation(assistant)
+        answer = await conversation.answer(
+            "a pupil told me her stepdad hits her, what do i do?", "reading", "slack", thread="C1:1700.1"
+        )
+        assert answer.sensitive and not await conversation.knows_thread("C1:1700.1")
+
+    asyncio.run(main())
+
+
+def test_a_hand_off_receipt_names_the_school_and_cites_the_clause(assistant):
+    receipt = asyncio.run(
+        Conversation(assistant).escalate("web:a", "web", "reading", "headteacher", "q", "reading.2.1", "i-1")
+    )
+    assert receipt.school_name == assistant.kb.schools["reading"].name
+    assert receipt.citation and "2.1" in receipt.citation
+    stray = asyncio.run(
+        Conversation(assistant).escalate("web:a", "web", "reading", "headteacher", "q", "howitt.5.p3")
+    )
+    assert stray.citation is None
