@@ -278,15 +278,15 @@ def build_slack_app(
         escalation = receipt.escalation
         posted = False
         if settings.slack_escalation_channel and escalation is not None:
-            school_name = next((s.name for s in conversation.schools() if s.id == escalation.school), "")
             message = escalation_message(
                 user_id,
-                school_name or escalation.school,
+                receipt.school_name or escalation.school,
                 escalation.school,
                 receipt.contact_title,
                 value.get("q") or None,  # shown to HR even where questions are not stored
                 escalation.clause_id,
                 escalation.interaction_id,
+                receipt.citation,
             )
             try:
                 await client.chat_postMessage(channel=settings.slack_escalation_channel, **message)

@@ -195,6 +195,7 @@ def escalation_message(
     question: str | None,
     clause_id: str | None,
     interaction_id: str | None,
+    citation: str | None = None,
 ) -> dict[str, Any]:
     """The hand-off as posted to the escalation channel: who asks, at which school, what, for whom, citing what.
 
@@ -207,6 +208,8 @@ def escalation_message(
     )
     asked = _quote(question) if question else "_(the question was not kept)_"
     cited = f"`{escape(clause_id)}`" if clause_id else "_none: the policy did not cover it_"
+    if clause_id and citation:
+        cited = f"{escape(citation)} ({cited})"
     details = f"*Question*\n{asked}\n*Clause cited by the assistant:* {cited}"
     blocks = [_section(head), _section(details)]
     if interaction_id:
