@@ -6,13 +6,15 @@ One `Analyzer` serves clauses and questions alike, so that both sides of a match
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-# The English stemmer alone: `import snowballstemmer` loads every language's (0.09 s of each CLI start).
-from snowballstemmer import english_stemmer
+# With PyStemmer installed (a dependency), snowballstemmer hands out its C stemmer and skips importing thirty
+# pure-Python languages (0.05-0.09 s of each command-line start); the stems are the same Snowball algorithm's.
+import snowballstemmer
 
 # Function words and question scaffolding ("can I…", "am I allowed to…"). Domain words such as "school" are
 # kept here on purpose: how much they count is the ranking's job (see retrieval), not the analyzer's.
@@ -52,12 +54,21 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(normalise(text))
 
 
-_stemmer = english_stemmer.EnglishStemmer()
+_stemmer = snowballstemmer.stemmer("english")
+_stemmer_lock = threading.Lock()  # a stemmer object keeps state per call; the server stems on worker threads
 
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    return _stemmer.stemWord(word)
+    with _stemmer_lock:
+        return _stemmer.stemWord(word)
+
+
+def stemmer_identity() -> str:
+    """Which stemmer and version stems here, for caches of analysed text to key on."""
+    module = type(_stemmer).__module__
+    version = getattr(__import__(module.split(".")[0]), "__version__", "")
+    return f"{module}:{type(_stemmer).__name__}:{version}"
 
 
 @dataclass(frozen=True)

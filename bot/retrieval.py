@@ -447,12 +447,13 @@ class TermsCache:
     @staticmethod
     def fingerprint(kb: KnowledgeBase) -> bytes:
         digest = hashlib.sha256(b"terms-v1\0")
-        stemmer = Path(analysis.english_stemmer.__file__).parent
+        stemmer = Path(analysis.snowballstemmer.__file__).parent
         for source in (Path(analysis.__file__), stemmer / "basestemmer.py", stemmer / "english_stemmer.py"):
             try:
                 digest.update(source.read_bytes())
             except OSError:
                 digest.update(repr(source).encode())
+        digest.update(analysis.stemmer_identity().encode())
         digest.update(f"{unicodedata.unidata_version}\0{sys.version_info[:2]}\0".encode())
         digest.update(repr(list(kb.synonyms.items())).encode())
         digest.update(repr(kb.combinations).encode())
