@@ -27,7 +27,8 @@ QUESTIONS = [
     "can i go on tiktok at lunch?",
     "who do i report a breach of the policy to?",
     "can i post pics of my class on insta?",
-    "what happens if i break the social media policy?",
+    # Not "what happens if i break the policy?": a disciplinary question is answered by DM, outside the thread.
+    "can i put where i work on my linkedin?",
 ]
 
 
@@ -63,7 +64,7 @@ async def wait_ready(session: aiohttp.ClientSession, base: str, proc: subprocess
     raise AssertionError(f"replica at {base} never became ready:\n{log_path.read_text()[-3000:]}")
 
 
-def test_retried_events_across_two_replicas_are_answered_and_logged_exactly_once(postgres_url, tmp_path):
+def test_retried_events_across_two_replicas_are_answered_and_logged_exactly_once(postgres_url, tmp_path, assistant):
     rng = random.Random(11)
 
     async def main() -> None:
