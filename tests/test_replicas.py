@@ -64,7 +64,9 @@ async def wait_ready(session: aiohttp.ClientSession, base: str, proc: subprocess
     raise AssertionError(f"replica at {base} never became ready:\n{log_path.read_text()[-3000:]}")
 
 
-def test_retried_events_across_two_replicas_are_answered_and_logged_exactly_once(postgres_url, tmp_path, assistant):
+def test_retried_events_across_two_replicas_are_answered_and_logged_exactly_once(
+    postgres_url, tmp_path, assistant
+):
     rng = random.Random(11)
 
     async def main() -> None:
