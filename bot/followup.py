@@ -55,9 +55,7 @@ _LEANING_OPENING = re.compile(
     r"still|should i)\b",
     re.I,
 )
-_BACK_REFERENCE = re.compile(
-    r"\b(?:that|those|these|them|same|either|too|instead|as well)\b", re.I
-)
+_BACK_REFERENCE = re.compile(r"\b(?:that|those|these|them|same|either|too|instead|as well)\b", re.I)
 _WORDS = re.compile(r"[a-z0-9']+", re.I)
 
 NEW, LEANING, PLAIN = "new", "leaning", "plain"

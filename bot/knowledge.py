@@ -476,11 +476,15 @@ class _Loader:
         if data is None:
             return (), ()
         if not isinstance(data, dict):
-            self.error(path, 1, "expected `situations:` (kinds of situation, each a list) and `not_sensitive:`")
+            self.error(
+                path, 1, "expected `situations:` (kinds of situation, each a list) and `not_sensitive:`"
+            )
             return (), ()
         situations = data.get("situations") or {}
         if not isinstance(situations, dict):
-            self.error(path, data.line_of("situations"), "`situations` must map each kind to a list of examples")
+            self.error(
+                path, data.line_of("situations"), "`situations` must map each kind to a list of examples"
+            )
             situations = {}
         examples: list[str] = []
         for kind, items in situations.items():

@@ -38,7 +38,9 @@ class UserHasher:
         return cls(salt)
 
     def user(self, user_key: str) -> str:
-        return hmac.new(self._salt, user_key.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
+        return hmac.new(self._salt, user_key.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[
+            :32
+        ]
 
     def event_key(self, key: str) -> str:
         """`kind:ids...` → `kind:<salted hash of the ids>`, for keys that are stored (processed events).
