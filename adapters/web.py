@@ -98,18 +98,24 @@ class WebChat:
             reply |= {"message": chat.message, "examples": []}
         return web.json_response(reply)
 
-    async def ask(self, request: web.Request) -> web.Response:
-        refused = self.conversation.refused
+    async def _payload(self, request: web.Request, shape: str) -> dict | web.Response:
+        """The request's JSON object, or the 4xx response saying what was wrong with it (counted)."""
         try:
             body = await read_body(request)
         except web.HTTPRequestEntityTooLarge:
-            refused(CHANNEL, "too_large")
+            self.conversation.refused(CHANNEL, "too_large")
             return _error(413, "The request is too large. Please keep questions under 1,000 characters.")
         try:
-            payload = parse_json_object(body, 'a JSON object: {"school": "...", "question": "..."}')
+            return parse_json_object(body, shape)
         except BadBody as exc:
-            refused(CHANNEL, "bad_json")
+            self.conversation.refused(CHANNEL, "bad_json")
             return _error(400, exc.user_message)
+
+    async def ask(self, request: web.Request) -> web.Response:
+        refused = self.conversation.refused
+        payload = await self._payload(request, 'a JSON object: {"school": "...", "question": "..."}')
+        if isinstance(payload, web.Response):
+            return payload
         school, question = payload.get("school"), payload.get("question")
         if question is None:  # no question at all is an empty one: say what to type, not what type to send
             question = ""
@@ -172,19 +178,11 @@ class WebChat:
         reply always says how to reach the contact now. 200 only once it is in the database; 503 (with how to
         reach them) when it could not be written or this server keeps no records at all.
         """
-        refused = self.conversation.refused
-        try:
-            body = await read_body(request)
-        except web.HTTPRequestEntityTooLarge:
-            refused(CHANNEL, "too_large")
-            return _error(413, "The request is too large. Please keep questions under 1,000 characters.")
-        try:
-            payload = parse_json_object(
-                body, 'a JSON object: {"school": "...", "role": "...", "question": "..."}'
-            )
-        except BadBody as exc:
-            refused(CHANNEL, "bad_json")
-            return _error(400, exc.user_message)
+        payload = await self._payload(
+            request, 'a JSON object: {"school": "...", "role": "...", "question": "..."}'
+        )
+        if isinstance(payload, web.Response):
+            return payload
         school, role = payload.get("school"), payload.get("role")
         if not isinstance(school, str) or not school:
             return _error(400, "`school` is missing.")
@@ -210,7 +208,7 @@ class WebChat:
                 USER_KEY, CHANNEL, school, role, question, ids["clause_id"], ids["interaction_id"]
             )
         except UnknownSchool as exc:
-            refused(CHANNEL, "unknown_school")
+            self.conversation.refused(CHANNEL, "unknown_school")
             return _error(404, exc.user_message, school=school)
         who = in_sentence(receipt.contact_title)
         if receipt.recorded:

@@ -36,7 +36,7 @@ import numpy as np
 from bot import analysis
 from bot.analysis import Analyzer
 from bot.knowledge import Clause, KnowledgeBase, Route
-from bot.semantic import Embedder, ModelUnavailable, Progress, VectorStore
+from bot.semantic import Embedder, ModelUnavailable, Progress, VectorStore, open_cache
 
 if TYPE_CHECKING:  # only a test hands Postings a BM25Okapi, to check the scores against it
     from rank_bm25 import BM25Okapi
@@ -460,17 +460,10 @@ class TermsCache:
         return digest.digest()
 
     def _connect(self) -> sqlite3.Connection | None:
-        if self.path is None:
-            return None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=30)
-            db.execute("CREATE TABLE IF NOT EXISTS terms (key BLOB PRIMARY KEY, terms TEXT NOT NULL)")
-            return db
-        except (OSError, sqlite3.Error) as exc:
-            log.warning("analysis cache %s unusable (%s); texts are analysed at each start", self.path, exc)
-            self.path = None
-            return None
+        db = open_cache(self.path, "terms (key BLOB PRIMARY KEY, terms TEXT NOT NULL)", "analysis cache")
+        if db is None:
+            self.path = None  # texts are analysed at each start
+        return db
 
     def get_many(self, keys: Sequence[bytes]) -> dict[bytes, list[str]]:
         found: dict[bytes, list[str]] = {}

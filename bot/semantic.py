@@ -157,6 +157,22 @@ def text_key(text: str) -> bytes:
     return hashlib.sha256(f"{MODEL_ID}\0{text}".encode("utf-8", "surrogatepass")).digest()[:20]
 
 
+def open_cache(path: Path | None, table: str, what: str) -> sqlite3.Connection | None:
+    """The SQLite cache file at `path` with `table` in it, or None (no path, or unusable: logged once).
+
+    A read-only or full disk costs a slower start, never a failed one."""
+    if path is None:
+        return None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=30)
+        db.execute(f"CREATE TABLE IF NOT EXISTS {table}")
+        return db
+    except (OSError, sqlite3.Error) as exc:
+        log.warning("%s %s unusable (%s); working without it", what, path, exc)
+        return None
+
+
 class EmbeddingCache:
     """Vectors by content hash in one SQLite file (None: no disk cache); safe for processes sharing a directory."""
 
@@ -164,18 +180,10 @@ class EmbeddingCache:
         self.path = path
 
     def _connect(self) -> sqlite3.Connection | None:
-        if self.path is None:
-            return None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=30)
-            db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
-            return db
-        except (OSError, sqlite3.Error) as exc:
-            # A read-only or full disk costs a slower start, never a failed one.
-            log.warning("embedding cache %s unusable (%s); vectors kept in memory only", self.path, exc)
-            self.path = None
-            return None
+        db = open_cache(self.path, "vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)", "embedding cache")
+        if db is None:
+            self.path = None  # vectors kept in memory only
+        return db
 
     def get_many(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         found: dict[bytes, np.ndarray] = {}
