@@ -86,7 +86,7 @@ class WebChat:
         school_id = self._school_id(school)
         if not isinstance(question, str) or school_id is None or not _LETTER.search(question):
             return None
-        chat = self.conversation.small_talk(" ".join(question.split()), school_id)
+        chat = self.conversation.small_talk(" ".join(question.split()), school_id, CHANNEL)
         if chat is None:
             return None
         name = next(s.name for s in self.conversation.schools() if s.id == school_id)

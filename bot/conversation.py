@@ -323,16 +323,25 @@ class Conversation:
         await self.recorder.save_thread(Thread(key, school_id, with_turn(context, answer, keep_text)))
         return answer
 
-    def small_talk(self, text: str, school_id: str | None) -> Help | Notice | None:
-        """A greeting, "help" or "thanks" gets a short reply on every channel, never a search."""
+    def small_talk(
+        self, text: str, school_id: str | None, channel: str | None = None
+    ) -> Help | Notice | None:
+        """A greeting, "help" or "thanks" gets a short reply on every channel, never a search.
+
+        With `channel` (a caller outside `turn`, such as the web API) the reply is counted in the metrics as
+        `turn` counts its replies."""
+        started = time.perf_counter()
+        reply: Help | Notice | None = None
         if is_thanks(text):
-            return Notice(YOU_ARE_WELCOME)
-        if is_greeting(text):
+            reply = Notice(YOU_ARE_WELCOME)
+        elif is_greeting(text):
             current = self.assistant.kb.schools.get(school_id) if school_id else None
-            return Help(
+            reply = Help(
                 SchoolChoice(current.id, current.name) if current else None, EXAMPLE_QUESTIONS, self.schools()
             )
-        return None
+        if reply is not None and channel is not None:
+            self.metrics.observe(channel, type(reply).__name__.lower(), started)
+        return reply
 
     async def _reply(self, text: str, user_key: str, school_id: str | None, thread: str | None) -> Reply:
         command = _SCHOOL_COMMAND.match(text)

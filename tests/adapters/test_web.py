@@ -407,3 +407,13 @@ def test_escalate_answers_bad_input_with_4xx_and_an_unknown_school_with_404(assi
             assert r.status == 503 and "To reach them now" in (await r.json())["message"]
 
     serve_and(assistant, scenario, Settings.from_env({"POLICYBOT_STORAGE": "off"}))
+
+
+def test_small_talk_on_the_web_is_counted_like_any_reply(assistant):
+    async def scenario(session, base):
+        async with session.post(f"{base}/api/ask", json={"school": "reading", "question": "hi"}) as r:
+            assert (await r.json())["status"] == "help"
+        async with session.get(f"{base}/metrics") as r:
+            assert 'policybot_answers_total{channel="web",status="help"} 1.0' in await r.text()
+
+    serve_and(assistant, scenario)
