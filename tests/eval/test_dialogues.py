@@ -16,31 +16,12 @@ import yaml
 
 from bot.evaluation import normalise_for_scoring
 from tests.conftest import CORE_ROLES as ROLES
-from tests.conftest import REPO, SHARED
+from tests.conftest import REPO
+from tests.eval.conftest import SEED_FILES
 
-SEEDS = SHARED / "seeds"
-SEED_FILES = {
-    "howitt": "howitt-primary-derbyshire-2018.txt",
-    "wolverhampton": "wolverhampton-connected-2022.txt",
-    "crynallt": "neath-port-talbot-crynallt.txt",
-    "rutland": "rutland-county-council-2017.txt",
-    "reading": "reading-borough-school.txt",
-}
 DIALOGUE_SET = REPO / "tests" / "eval" / "dialogues.yaml"
 DIALOGUES = yaml.safe_load(DIALOGUE_SET.read_text(encoding="utf-8"))["dialogues"]
 TURN_KEYS = {"question", "quote_any", "contact_any", "expect", "sensitive"}
-
-
-@pytest.fixture(scope="module")
-def seed_lines() -> dict[str, list[str]]:
-    if not SEEDS.exists():
-        pytest.skip("shared/seeds is not beside this checkout")
-    return {
-        school: [
-            normalise_for_scoring(line) for line in (SEEDS / name).read_text(encoding="utf-8").splitlines()
-        ]
-        for school, name in SEED_FILES.items()
-    }
 
 
 def test_dialogue_ids_are_unique():

@@ -10,29 +10,10 @@ import yaml
 
 from bot.evaluation import normalise_for_scoring
 from tests.conftest import CORE_ROLES as ROLES
-from tests.conftest import REPO, SHARED
+from tests.conftest import REPO
+from tests.eval.conftest import SEED_FILES
 
-SEEDS = SHARED / "seeds"
-SEED_FILES = {
-    "howitt": "howitt-primary-derbyshire-2018.txt",
-    "wolverhampton": "wolverhampton-connected-2022.txt",
-    "crynallt": "neath-port-talbot-crynallt.txt",
-    "rutland": "rutland-county-council-2017.txt",
-    "reading": "reading-borough-school.txt",
-}
 SETS = sorted((REPO / "tests" / "eval").glob("chat*.yaml"))
-
-
-@pytest.fixture(scope="module")
-def seed_lines() -> dict[str, list[str]]:
-    if not SEEDS.exists():
-        pytest.skip("shared/seeds is not beside this checkout")
-    return {
-        school: [
-            normalise_for_scoring(line) for line in (SEEDS / name).read_text(encoding="utf-8").splitlines()
-        ]
-        for school, name in SEED_FILES.items()
-    }
 
 
 @pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
