@@ -31,13 +31,13 @@ from bot.conversation import (
     Help,
     Notice,
 )
-from bot.errors import InvalidQuestion, UnknownSchool
+from bot.errors import InvalidQuestion, InvalidThread, UnknownSchool
+from bot.followup import thread_id
 from bot.settings import Settings
 
 log = logging.getLogger("policybot.web")
 CHANNEL = "web"
 USER_KEY = "web:anonymous"  # the page has no login: every asker is the same anonymous user
-MAX_THREAD_CHARS = 100  # the page sends a UUID (36); anything much longer is not one of its ids
 # The widths of the escalation record's id columns: longer values cannot come from an answer this server gave.
 ESCALATION_ID_LIMITS = {**FEEDBACK_ID_LIMITS, "role": 64}
 _LETTER = re.compile(r"[^\W\d_]")
@@ -51,16 +51,6 @@ def _error(status: int, message: str, **context) -> web.Response:
     return web.json_response(
         error_dict(message, context.get("school"), context.get("question")), status=status
     )
-
-
-def _thread(payload: dict) -> tuple[str | None, str | None]:
-    """The request's `thread` (None when it has none) and the error message if it is not a usable id."""
-    thread = payload.get("thread")
-    if thread is None:
-        return None, None
-    if not isinstance(thread, str) or not thread or len(thread) > MAX_THREAD_CHARS:
-        return None, f"`thread` must be text of 1 to {MAX_THREAD_CHARS} characters."
-    return thread, None
 
 
 def _reach(receipt: EscalationReceipt) -> str:
@@ -122,10 +112,11 @@ class WebChat:
         if not isinstance(school, str) or not school:
             refused(CHANNEL, "no_school")
             return _error(400, "Choose a school.", question=question)
-        thread, bad_thread = _thread(payload)
-        if bad_thread:
+        try:
+            thread = thread_id(payload.get("thread"))
+        except InvalidThread as exc:
             refused(CHANNEL, "bad_thread")
-            return _error(400, bad_thread, school=school, question=question)
+            return _error(400, exc.user_message, school=school, question=question)
         chat = self._small_talk(question, school)
         if chat is not None:
             return chat
@@ -200,9 +191,10 @@ class WebChat:
         for field, value in (("school", school), ("role", role), *ids.items()):
             if value is not None and len(value) > ESCALATION_ID_LIMITS[field]:
                 return _error(400, f"`{field}` is too long to be one of ours.", school=school)
-        _, bad_thread = _thread(payload)  # checked like /api/ask's; the record has no thread column (yet)
-        if bad_thread:
-            return _error(400, bad_thread, school=school)
+        try:  # checked like /api/ask's; the record has no thread column (yet)
+            thread_id(payload.get("thread"))
+        except InvalidThread as exc:
+            return _error(400, exc.user_message, school=school)
         try:
             receipt = await self.conversation.escalate(
                 USER_KEY, CHANNEL, school, role, question, ids["clause_id"], ids["interaction_id"]

@@ -95,9 +95,8 @@ class EscalationReceipt:
     contact_title: str
     contact_how: str | None
     recorded: bool
-    kept: bool = (
-        True  # False: this server keeps no records at all (storage off), so nothing could be recorded
-    )
+    # False: this server keeps no records at all (storage off), so nothing could be recorded.
+    kept: bool = True
     duplicate: bool = False  # the same asker already passed on this answer: nothing recorded or posted again
     school_name: str = ""
     citation: str | None = None  # the quoted clause's citation, when the button named one of the school's

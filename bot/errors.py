@@ -23,6 +23,10 @@ class InvalidQuestion(PolicyBotError):
     """Empty, over-long or otherwise unusable question text."""
 
 
+class InvalidThread(PolicyBotError):
+    """A `thread` id that is not short text: a client sent something no channel of ours would."""
+
+
 class PolicyImportError(PolicyBotError):
     """`kb import`: the document cannot be read or imported, or the draft cannot be written; the message says why."""
 

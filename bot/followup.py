@@ -22,6 +22,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from bot.errors import InvalidThread
 from bot.records import Turn
 from bot.retrieval import Hit, Retriever, SearchResult
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from bot.assistant import Assistant
     from bot.compose import Answer
 
+MAX_THREAD_ID = 100  # a web page sends a UUID (36 characters); a JSONL line any label; longer is not an id
 MAX_THREAD_TURNS = 4  # a follow-up leans on the last few turns; older ones are dropped from the thread
 FRAGMENT_WORDS = 4  # "at weekends?", "and whatsapp groups?": this short, a message leans on the one before
 PRIOR_WEIGHT = 0.3
@@ -65,6 +67,15 @@ NEW, LEANING, PLAIN = "new", "leaning", "plain"
 class ThreadSearch:
     result: SearchResult
     follow_up: bool  # read together with the thread's earlier question
+
+
+def thread_id(value: object) -> str | None:
+    """A request's `thread`: None when it has none; InvalidThread unless it is 1 to MAX_THREAD_ID characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > MAX_THREAD_ID:
+        raise InvalidThread(f"`thread` must be text of 1 to {MAX_THREAD_ID} characters.")
+    return value
 
 
 def form_of(message: str) -> str:

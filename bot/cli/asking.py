@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from bot.followup import ThreadMemory
 
 MAX_JSONL_LINE = 64 * 1024
-MAX_THREAD_ID = 200
 
 
 class _AskCommand(click.Command):
@@ -80,6 +79,7 @@ def answer_jsonl_line(threads: ThreadMemory, line: str) -> dict:
     A line may carry `"thread"`: it is then read in the light of the earlier lines of that thread."""
     from bot.contract import answer_dict, error_dict
     from bot.errors import PolicyBotError
+    from bot.followup import thread_id
 
     if len(line) > MAX_JSONL_LINE:
         return error_dict(f"line too long ({len(line)} characters)")
@@ -92,11 +92,9 @@ def answer_jsonl_line(threads: ThreadMemory, line: str) -> dict:
     school, question = request.get("school"), request.get("question")
     if not isinstance(school, str) or not school:
         return error_dict("missing `school`", school, question)
-    thread = request.get("thread")
-    if thread is not None and (not isinstance(thread, str) or len(thread) > MAX_THREAD_ID):
-        return error_dict(f"`thread` must be text of at most {MAX_THREAD_ID} characters", school, question)
     try:  # no question at all is an empty one, answered with what to type
-        return answer_dict(threads.ask("" if question is None else question, school, thread or None))
+        thread = thread_id(request.get("thread"))
+        return answer_dict(threads.ask("" if question is None else question, school, thread))
     except PolicyBotError as exc:
         return error_dict(exc.user_message, school, question)
 

@@ -38,6 +38,21 @@ def test_ask_json_prints_the_answer_contract():
     assert isinstance(data["variants"], list)
 
 
+def test_jsonl_lines_sharing_a_thread_are_one_conversation_and_a_bad_thread_is_an_error_line():
+    lines = [
+        {"school": "reading", "question": "can i go on fb at lunch?", "thread": "t1"},
+        {"school": "reading", "question": "what about on my own phone?", "thread": "t1"},
+        {"school": "reading", "question": "what about on my own phone?", "thread": "t2"},
+        {"school": "reading", "question": "what about on my own phone?", "thread": {"id": 1}},
+        {"school": "reading", "question": "what about on my own phone?", "thread": "t" * 101},
+    ]
+    result = run("ask", "--jsonl", input="\n".join(json.dumps(x) for x in lines) + "\n")
+    out = [json.loads(line) for line in result.output.splitlines()]
+    assert [o.get("follow_up") for o in out[:3]] == [False, True, False]
+    assert all(o["sensitive"] is False for o in out[:3])
+    assert [o["status"] for o in out[3:]] == ["error", "error"] and "thread" in out[3]["error"]
+
+
 def test_ask_unknown_school_is_a_clear_error():
     result = run("ask", "--school", "hogwarts", "hello?")
     assert result.exit_code == 1 and "Unknown school 'hogwarts'" in result.output
