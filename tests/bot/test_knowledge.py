@@ -195,3 +195,24 @@ def test_a_school_id_that_matches_no_school_in_any_case_is_still_unknown(kb):
     assert kb.find_school_id("Narnia") is None and kb.find_school_id(None) is None
     with pytest.raises(UnknownSchool, match="Unknown school 'Narnia'"):
         kb.school("Narnia")
+
+
+def test_mistakes_in_sensitive_yaml_and_topic_flags_are_file_line_errors(kb_copy):
+    from bot.knowledge import check_knowledge
+
+    (kb_copy / "sensitive.yaml").write_text(
+        "situations:\n  abuse_of_staff: not a list\nnot_sensitive: [1, 2]\n", encoding="utf-8"
+    )
+    topics = kb_copy / "topics.yaml"
+    topics.write_text(
+        topics.read_text(encoding="utf-8").replace("sensitive: true}", 'sensitive: "yes"}', 1),
+        encoding="utf-8",
+    )
+    kb, problems = check_knowledge(kb_copy)
+    shown = [str(p) for p in problems if p.severity == "error"]
+    assert kb is None
+    assert any(s.startswith(f"{kb_copy / 'sensitive.yaml'}:2:") and "abuse_of_staff" in s for s in shown), (
+        shown
+    )
+    assert any(s.startswith(f"{kb_copy / 'sensitive.yaml'}:3:") for s in shown), shown
+    assert any("topics.yaml" in s and "`sensitive` must be true or false" in s for s in shown), shown
