@@ -211,8 +211,6 @@ def test_mistakes_in_sensitive_yaml_and_topic_flags_are_file_line_errors(kb_copy
     kb, problems = check_knowledge(kb_copy)
     shown = [str(p) for p in problems if p.severity == "error"]
     assert kb is None
-    assert any(s.startswith(f"{kb_copy / 'sensitive.yaml'}:2:") and "abuse_of_staff" in s for s in shown), (
-        shown
-    )
-    assert any(s.startswith(f"{kb_copy / 'sensitive.yaml'}:3:") for s in shown), shown
+    assert any("sensitive.yaml:2:" in s and "abuse_of_staff" in s for s in shown), shown
+    assert any("sensitive.yaml:3:" in s and "not_sensitive" in s for s in shown), shown
     assert any("topics.yaml" in s and "`sensitive` must be true or false" in s for s in shown), shown
