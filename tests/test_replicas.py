@@ -49,6 +49,17 @@ def start_replica(port: int, env: dict[str, str], log_path) -> subprocess.Popen:
     )
 
 
+def stop_replicas(procs: list[subprocess.Popen]) -> None:
+    """SIGTERM to all, so they drain together; kill any that has not stopped after 20 s."""
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 async def wait_ready(session: aiohttp.ClientSession, base: str, proc: subprocess.Popen, log_path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -129,13 +140,7 @@ def test_retried_events_across_two_replicas_are_answered_and_logged_exactly_once
                 await slack.wait_for(lambda: len(slack.named("chat.postMessage")) >= EVENTS, timeout=60)
                 await asyncio.sleep(1.5)  # a duplicate would arrive by now
         finally:
-            for proc in procs:
-                proc.send_signal(signal.SIGTERM)
-            for proc in procs:
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_replicas(procs)
             await slack.stop()
 
         posts = collections.Counter(p["thread_ts"] for p in slack.named("chat.postMessage"))
@@ -186,13 +191,7 @@ def test_a_follow_up_delivered_to_the_other_replica_is_still_read_in_its_thread(
                 follow = await ask(b, "what about on my own phone?", "page-7")
                 stranger = await ask(b, "what about on my own phone?", "page-8")
         finally:
-            for proc in procs:
-                proc.send_signal(signal.SIGTERM)
-            for proc in procs:
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_replicas(procs)
         assert not first["follow_up"] and follow["follow_up"] and not stranger["follow_up"]
         assert "own equipment" in follow["clauses"][0]["text"]
         store = Store(database_url_for(Settings(database_url=postgres_url)))
