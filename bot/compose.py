@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from bot.analysis import STOP_WORDS, stem, tokenize
 from bot.knowledge import Clause, KnowledgeBase, Policy, School, parse_year_month
-from bot.retrieval import Hit, Retriever, SearchResult
+from bot.retrieval import Hit, Retriever, SchoolIndex, SearchResult
 
 ANSWERED = "answered"
 NO_MATCH = "no_match"
@@ -278,8 +278,12 @@ class Composer:
             for t in kb.topics.values()
         }
         self.by_topic: dict[tuple[str, str], list[Clause]] = {}
-        # Term sets for picking the most fitting clause of a topic: the retriever's, so nothing is analysed twice.
-        self.clause_terms: dict[str, frozenset[str]] = dict(retriever.clause_terms)
+        # The index each policy's clauses are looked up in (the first school's that has the policy): for how rare
+        # a word is there, and which words a clause uses, so nothing is analysed twice.
+        self.policy_index: dict[str, SchoolIndex] = {}
+        for school in kb.schools.values():
+            for policy_id in school.policies:
+                self.policy_index.setdefault(policy_id, retriever.indexes[school.id])
         self.items: dict[str, tuple[Clause, ...]] = {}
         self.places: dict[str, str] = {}
         for policy in kb.policies.values():
@@ -354,8 +358,8 @@ class Composer:
 
     def _idf_for(self, policy_id: str) -> Callable[[str], float]:
         """How rare a word is among the clauses of a school that this policy covers (flat if it covers none)."""
-        school = next((s for s in self.kb.schools.values() if policy_id in s.policies), None)
-        return self.retriever.indexes[school.id].idf if school else (lambda term: 1.0)
+        index = self.policy_index.get(policy_id)
+        return index.idf if index is not None else (lambda term: 1.0)
 
     def _quote_terms(self, clause: Clause) -> frozenset[str]:
         """The words of the clause's whole quote, worked out once however many topics list the clause."""
@@ -514,9 +518,10 @@ class Composer:
         candidates = self.by_topic.get((policy_id, topic))
         if not candidates:
             return None
+        index = self.policy_index.get(policy_id)
         return max(
             candidates,
-            key=lambda c: (len(terms & self.clause_terms.get(c.id, frozenset())), c.topics[0] == topic),
+            key=lambda c: (index.shared_terms(c.id, terms) if index else 0, c.topics[0] == topic),
         )
 
     def _topic_for(self, clause: Clause, terms: set[str]) -> str | None:

@@ -25,7 +25,6 @@ import sqlite3
 import sys
 import threading
 import unicodedata
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,11 +81,41 @@ class SearchResult:
         return self.hits[0] if self.hits else None
 
 
+class Vocabulary:
+    """Every search term the indexes of a knowledge base use, numbered once.
+
+    Indexes keep term numbers in numpy arrays instead of a dict of strings each: at 500 schools the per-index
+    dicts and per-clause term sets were a third of the server's memory. Numbers are only ever added, so an index
+    built against an earlier version of the knowledge base stays valid when a reload adds words.
+    """
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.terms: list[str] = []
+        self._lock = threading.Lock()  # lazily built indexes add words from the server's worker threads
+
+    def add(self, terms: Sequence[str]) -> np.ndarray:
+        """The numbers of `terms`, in order, numbering new ones."""
+        ids = self.ids
+        if not all(t in ids for t in terms):
+            with self._lock:
+                for term in terms:
+                    if term not in ids:
+                        ids[term] = len(self.terms)
+                        self.terms.append(term)
+        return np.fromiter((ids[t] for t in terms), dtype=np.int32, count=len(terms))
+
+    def find(self, term: str) -> int:
+        """The number of `term`, or -1 if no index uses it."""
+        return self.ids.get(term, -1)
+
+
 class Postings:
     """BM25Okapi's scores, computed from per-term postings instead of scanning every document per term.
 
-    All postings sit in one pair of arrays (documents, term frequencies), each term's run found by its row in
-    `offsets`: a few arrays per index rather than two small arrays per term, and no per-document dicts kept.
+    All postings sit in one pair of arrays (documents, term frequencies); the index's terms are a sorted array
+    of vocabulary numbers, and each term's run in the pair is found by its position there. No per-term or
+    per-document Python object is kept, and the terms of a document are derived from the arrays when needed.
     """
 
     def __init__(
@@ -96,48 +125,86 @@ class Postings:
         k1: float = K1,
         b: float = B,
         epsilon: float = EPSILON,
+        vocabulary: Vocabulary | None = None,
     ):
         """Postings of `docs` with `model`'s idf, or (model None) with the idf BM25Okapi(docs, k1, b, epsilon)
         would compute, worked out here from the same counts in the same order, so it is the same to the bit."""
+        vocabulary = vocabulary or Vocabulary()
+        self._build([vocabulary.add(d) for d in docs], vocabulary, k1, b, epsilon, model)
+
+    @classmethod
+    def of_numbers(
+        cls,
+        docs: Sequence[np.ndarray],
+        vocabulary: Vocabulary,
+        k1: float = K1,
+        b: float = B,
+        epsilon: float = EPSILON,
+    ) -> Postings:
+        """Postings of documents already turned into vocabulary numbers (`Vocabulary.add`)."""
+        postings = cls.__new__(cls)
+        postings._build(docs, vocabulary, k1, b, epsilon, None)
+        return postings
+
+    def _build(self, docs, vocabulary: Vocabulary, k1: float, b: float, epsilon: float, model) -> None:
         if model is not None:
             k1, b = model.k1, model.b
-        lengths = np.array([len(d) for d in docs], dtype=np.float64)
-        avgdl = model.avgdl if model is not None else sum(len(d) for d in docs) / len(docs)
-        self.size = len(docs)
-        self.norm = k1 * (1 - b + b * lengths / (avgdl or 1.0))
+        self.vocabulary = vocabulary
+        self.size = n = len(docs)
+        lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=n)
+        avgdl = model.avgdl if model is not None else (int(lengths.sum()) / n if n else 0.0)
+        self.norm = k1 * (1 - b + b * lengths.astype(np.float64) / (avgdl or 1.0))
         self.k1 = k1
-        self.rows: dict[str, int] = {}  # term -> its row in offsets and idf_values
-        term_of, doc_of, tf_of = [], [], []
-        rows = self.rows
-        for i, doc in enumerate(docs):
-            counts = Counter(doc)  # terms in first-seen order, as rank_bm25 counts them
-            term_of += [rows.setdefault(term, len(rows)) for term in counts]
-            doc_of += [i] * len(counts)
-            tf_of += counts.values()
-        terms = np.array(term_of, dtype=np.int64)
-        order = np.argsort(terms, kind="stable")  # by term, documents ascending within each term
-        self.ids = np.array(doc_of, dtype=np.int32)[order]
-        self.tfs = np.array(tf_of, dtype=np.int32)[order]
-        self.offsets = np.r_[0, np.cumsum(np.bincount(terms, minlength=len(rows)))].astype(np.int64)
+        flat = np.concatenate(docs).astype(np.int64) if n and lengths.sum() else np.zeros(0, np.int64)
+        # Each distinct term (sorted by number), the position of its first use, and each token's term.
+        terms, first_use, local = np.unique(flat, return_index=True, return_inverse=True)
+        width = max(len(terms), 1)
+        doc_of = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        pairs, tf = np.unique(
+            doc_of * width + local.reshape(-1), return_counts=True
+        )  # by document, then term
+        pair_term = pairs % width
+        order = np.argsort(pair_term, kind="stable")  # by term, documents ascending within each term
+        self.ids = _compact((pairs // width)[order], n)
+        self.tfs = _compact(tf[order], int(tf.max(initial=0)))
+        frequency = np.bincount(pair_term, minlength=len(terms))
+        self.offsets = _compact(np.r_[0, np.cumsum(frequency)], len(pairs))
+        self.terms = terms.astype(np.int32)
+        # rank_bm25 meets terms in the order they are first used; its epsilon floor sums idf in that order.
+        self.first_seen = _compact(np.argsort(first_use, kind="stable"), len(terms))
         if model is not None:
-            self.idf_values = np.array([model.idf.get(t, 0.0) for t in rows], dtype=np.float64)
+            words = vocabulary.terms
+            self.idf_values = np.array([model.idf.get(words[t], 0.0) for t in self.terms.tolist()])
         else:
-            self.idf_values = _okapi_idf(np.bincount(terms, minlength=len(rows)).tolist(), len(docs), epsilon)
+            self.idf_values = _okapi_idf(frequency, n, epsilon, self.first_seen)
+
+    def _row(self, term: str) -> int:
+        number = self.vocabulary.find(term)
+        if number < 0:
+            return -1
+        row = int(np.searchsorted(self.terms, number))
+        return row if row < len(self.terms) and self.terms[row] == number else -1
 
     @property
     def idf(self) -> dict[str, float]:
-        """Each term's idf, as rank-bm25 computed it (built on demand: for tests and tools, not for answers)."""
-        return {t: float(self.idf_values[r]) for t, r in self.rows.items()}
+        """Each term's idf in the order rank-bm25 meets them (built on demand: for tests and tools, not answers)."""
+        words = self.vocabulary.terms
+        return {words[self.terms[r]]: float(self.idf_values[r]) for r in self.first_seen.tolist()}
 
     def idf_of(self, term: str, default: float) -> float:
-        row = self.rows.get(term)
-        return default if row is None else float(self.idf_values[row])
+        row = self._row(term)
+        return default if row < 0 else float(self.idf_values[row])
+
+    def documents_with(self, term: str) -> np.ndarray:
+        """The documents that use `term`, ascending."""
+        row = self._row(term)
+        return self.ids[self.offsets[row] : self.offsets[row + 1]] if row >= 0 else self.ids[:0]
 
     def get_scores(self, terms: Sequence[str]) -> np.ndarray:
         scores = np.zeros(self.size)
         for term in terms:
-            row = self.rows.get(term)
-            if row is None:
+            row = self._row(term)
+            if row < 0:
                 continue
             idf = float(self.idf_values[row])
             if idf == 0.0:
@@ -148,19 +215,29 @@ class Postings:
         return scores
 
 
-def _okapi_idf(document_frequency: list[int], size: int, epsilon: float) -> np.ndarray:
-    """rank_bm25's BM25Okapi idf, term by term in first-seen order (the order its sum, and so its floor, uses)."""
-    idf, idf_sum, negative = [], 0, []
-    for row, freq in enumerate(document_frequency):
-        value = math.log(size - freq + 0.5) - math.log(freq + 0.5)
-        idf.append(value)
-        idf_sum += value
-        if value < 0:
-            negative.append(row)
-    eps = epsilon * (idf_sum / len(idf)) if idf else 0.0
-    for row in negative:
-        idf[row] = eps
-    return np.array(idf, dtype=np.float64)
+def _compact(values: np.ndarray, largest: int) -> np.ndarray:
+    """`values` (none above `largest`, none negative) in the narrowest unsigned type that holds them: most of an
+    index is postings, and most documents are one short example question."""
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if largest <= np.iinfo(dtype).max:
+            return values.astype(dtype)
+    return values.astype(np.int64)
+
+
+def _okapi_idf(frequency: np.ndarray, size: int, epsilon: float, first_seen: np.ndarray) -> np.ndarray:
+    """rank_bm25's BM25Okapi idf: log((N - df + 0.5) / (df + 0.5)) as two math.log calls, as it writes it; terms
+    used in over half the documents get epsilon times the mean idf, summed in first-use order as it sums."""
+    if not len(frequency):
+        return np.zeros(0)
+    distinct, which = np.unique(frequency, return_inverse=True)
+    idf = np.array([math.log(size - f + 0.5) - math.log(f + 0.5) for f in distinct.tolist()])[
+        which.reshape(-1)
+    ]
+    negative = idf < 0
+    if negative.any():
+        idf_sum = float(np.cumsum(idf[first_seen])[-1])  # a running sum: the same additions in the same order
+        idf[negative] = epsilon * (idf_sum / len(idf))
+    return idf
 
 
 @dataclass(frozen=True)
@@ -219,39 +296,44 @@ class SchoolIndex:
         terms: Callable[[str], list[str]] | None = None,
         vectors_from: Callable[[Sequence[str]], VectorStore] | None = None,
         lazy: bool = False,
+        vocabulary: Vocabulary | None = None,
+        numbers: Callable[[str], np.ndarray] | None = None,
     ):
         """`terms` analyses the clauses' texts (default: `analyzer.terms`; the Retriever passes one that analyses
-        each distinct text once for all its indexes). Questions always go through `analyzer`.
+        each distinct text once for all its indexes) and `numbers` gives their terms as `vocabulary` numbers
+        (the Retriever's remembers them per text). Questions always go through `analyzer`.
 
         The semantic vectors come from `store`, or (`vectors_from`, a lazy Retriever) from the store it returns
         for this index's texts, fetched at the first search. `lazy` also leaves the example questions' postings
-        to the first search; what other schools' answers read of this index (vocabularies, body idf) is built
+        to the first search; what other schools' answers read of this index (body idf, clause terms) is built
         at once.
         """
         self.clauses = tuple(clauses)
         self.analyzer = analyzer
+        self.vocabulary = vocabulary = vocabulary or Vocabulary()
         terms = terms or analyzer.terms
+        if numbers is None:
+
+            def numbers(text: str) -> np.ndarray:
+                return vocabulary.add(terms(text))
+
         # Phrases stay phrases: "friend request" must not make every "request" sound like social media.
         self.social_phrases = tuple(p for p in (tuple(terms(w)) for w in kb.social_media_words) if p)
-        bodies = [self._body(c, kb, terms) for c in self.clauses]
-        self.body = Postings(None, bodies)  # BM25Okapi(bodies, k1=K1, b=B, epsilon=EPSILON)'s scores
+        self.body = Postings.of_numbers([numbers(body_text(c, kb)) for c in self.clauses], vocabulary)
         examples, owners, example_texts = [], [], []
         for i, clause in enumerate(self.clauses):
             for example in clause.examples:
-                examples.append(terms(example))
+                examples.append(numbers(example))
                 example_texts.append(example)
                 owners.append(i)
         # Clauses are walked in order, so each clause's examples sit together: owners never decrease.
-        self.example_owner = np.array(owners, dtype=np.int64)
+        self.example_owner = np.array(owners, dtype=np.int32)
+        self.position = {c.id: i for i, c in enumerate(self.clauses)}
         self._lock = threading.Lock()  # the server answers from worker threads
         self._examples: Postings | None = None
-        self._example_docs: list[list[str]] | None = examples if examples and lazy else None
+        self._example_docs: list[np.ndarray] | None = examples if examples and lazy else None
         if examples and not lazy:
-            self._examples = Postings(None, examples)
-        vocab = [set(b) for b in bodies]
-        for owner, terms_of_example in zip(owners, examples, strict=True):
-            vocab[owner].update(terms_of_example)
-        self.vocab = [frozenset(v) for v in vocab]
+            self._examples = Postings.of_numbers(examples, vocabulary)
         n = len(self.clauses)
         # A word the school's policies never use weighs as much as the rarest possible word.
         self.unknown_idf = math.log((n + 0.5) / 0.5)
@@ -270,7 +352,7 @@ class SchoolIndex:
         if self._example_docs is not None:
             with self._lock:
                 if self._example_docs is not None:
-                    self._examples = Postings(None, self._example_docs)
+                    self._examples = Postings.of_numbers(self._example_docs, self.vocabulary)
                     self._example_docs = None
         return self._examples
 
@@ -354,7 +436,7 @@ class SchoolIndex:
         if not hits:
             return SearchResult((), False, 0.0, tuple(terms), nearest_example=nearest)
         best = order[0]
-        coverage = self.coverage(groups, self.vocab[best]) if groups else 0.0
+        coverage = self.coverage(groups, int(best)) if groups else 0.0
         present = set(terms)
         social = any(all(t in present for t in phrase) for phrase in self.social_phrases)
         floor = MIN_COVERAGE_SOCIAL if social else MIN_COVERAGE
@@ -365,15 +447,33 @@ class SchoolIndex:
         confident = meaning >= SEMANTIC_ACCEPT or (lexical and meaning >= SEMANTIC_REJECT)
         return SearchResult(hits, confident, coverage, tuple(terms), meaning, nearest_example=nearest)
 
-    def coverage(self, groups: list[tuple[str, ...]], vocab: frozenset[str]) -> float:
-        """The idf-weighted share of typed words that the clause speaks to (directly or via a synonym)."""
+    def coverage(self, groups: list[tuple[str, ...]], position: int) -> float:
+        """The idf-weighted share of typed words that the clause at `position` speaks to (directly or via a
+        synonym, in its text or its example questions)."""
         total = covered = 0.0
         for group in groups:
             weight = max(self.idf(t) for t in group)
             total += weight
-            if any(t in vocab for t in group):
+            if any(self.uses(position, t) for t in group):
                 covered += weight
         return covered / total if total else 0.0
+
+    def uses(self, position: int, term: str) -> bool:
+        """Whether the clause at `position` uses `term` in its body or in one of its example questions."""
+        found = self.body.documents_with(term)
+        at = int(np.searchsorted(found, position))
+        if at < found.size and found[at] == position:
+            return True
+        if self.examples is None:
+            return False
+        owners = self.example_owner[self.examples.documents_with(term)]  # ascending, as owners never decrease
+        at = int(np.searchsorted(owners, position))
+        return at < owners.size and owners[at] == position
+
+    def shared_terms(self, clause_id: str, terms: set[str]) -> int:
+        """How many of `terms` the clause uses (0 for a clause not in this index)."""
+        position = self.position.get(clause_id)
+        return 0 if position is None else sum(self.uses(position, t) for t in terms)
 
 
 class RouteIndex:
@@ -385,6 +485,7 @@ class RouteIndex:
         analyzer: Analyzer,
         store: VectorStore | None,
         terms: Callable[[str], list[str]] | None = None,
+        vocabulary: Vocabulary | None = None,
     ):
         self.routes = tuple(routes)
         self.analyzer = analyzer
@@ -394,7 +495,7 @@ class RouteIndex:
             owners += [i] * len(route.examples)
         self.owner = np.array(owners, dtype=np.int64)
         docs = [(terms or analyzer.terms)(t) for t in texts]
-        self.bm25 = Postings(None, docs) if docs else None
+        self.bm25 = Postings(None, docs, vocabulary=vocabulary) if docs else None
         self.doc_terms = [frozenset(d) for d in docs]
         self.vectors = store.matrix[store.rows_of(texts)] if store is not None and texts else None
 
@@ -601,9 +702,18 @@ class Retriever:
                 fresh.append(text)
             return found
 
+        # Numbers are shared by every index that holds a text: an unchanged index keeps its numbers valid.
+        self.vocabulary = previous.vocabulary if previous is not None else Vocabulary()
+        numbered: dict[str, np.ndarray] = {}
+
+        def numbers(text: str) -> np.ndarray:
+            found = numbered.get(text)
+            if found is None:
+                found = numbered[text] = self.vocabulary.add(terms(text))
+            return found
+
         by_policies: dict[tuple[str, ...], SchoolIndex] = {}
         self.indexes: dict[str, SchoolIndex] = {}
-        self.clause_terms: dict[str, frozenset[str]] = {}  # every indexed clause's terms, body and examples
         self.built = self.kept = 0
         for school in kb.schools.values():
             key = school.policies
@@ -614,11 +724,18 @@ class Retriever:
                     self.kept += 1
                 else:
                     index = SchoolIndex(
-                        kb.clauses_for(school.id), self.analyzer, kb, store, terms, vectors_from, lazy
+                        kb.clauses_for(school.id),
+                        self.analyzer,
+                        kb,
+                        store,
+                        terms,
+                        vectors_from,
+                        lazy,
+                        self.vocabulary,
+                        numbers,
                     )
                     self.built += 1
                 by_policies[key] = index
-                self.clause_terms.update((c.id, v) for c, v in zip(index.clauses, index.vocab, strict=True))
             self.indexes[school.id] = by_policies[key]
         if previous is not None and previous.kb.routes == kb.routes:
             self.routes = previous.routes
@@ -626,7 +743,7 @@ class Retriever:
             route_texts = [e for r in kb.routes for e in r.examples]
             if vectors_from is not None and route_texts:
                 store = vectors_from(route_texts)
-            self.routes = RouteIndex(kb.routes, self.analyzer, store, terms)
+            self.routes = RouteIndex(kb.routes, self.analyzer, store, terms, self.vocabulary)
         if cache is not None and cache_key is not None and fresh:
             cache.put_many({cache_key(t): analysed[t] for t in fresh})
 

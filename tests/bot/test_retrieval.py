@@ -46,13 +46,13 @@ def test_words_never_seen_in_any_policy_give_no_match(assistant):
 
 def test_the_index_is_built_at_load_time_not_per_question(kb, monkeypatch):
     built = []
-    real = retrieval.Postings  # every BM25 index is one Postings (rank_bm25 itself is no longer called)
+    real = retrieval.Postings._build  # every BM25 index is one Postings (rank_bm25 itself is no longer called)
 
     def counting(*args, **kwargs):
         built.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(retrieval, "Postings", counting)
+    monkeypatch.setattr(retrieval.Postings, "_build", counting)
     fresh = Assistant(kb)
     at_load = len(built)
     assert at_load > 0
@@ -95,3 +95,33 @@ def test_a_clause_scores_its_two_best_examples(kb):
     first, second = index._two_best(per_example)
     assert first[first_clause] == 3.0 and second[first_clause] == 2.0
     assert first.sum() == 3.0 and second.sum() == 2.0
+
+
+def test_an_index_knows_which_words_each_clause_uses_from_its_postings_alone(kb):
+    index = retrieval.Retriever(kb).indexes["crynallt"]
+    everywhere = set(index.vocabulary.terms)
+    for position, clause in enumerate(index.clauses):
+        words = set(index._body(clause, kb))
+        words.update(t for e in clause.examples for t in index.analyzer.terms(e))
+        assert all(index.uses(position, t) for t in words), clause.id
+        assert not any(index.uses(position, t) for t in sorted(everywhere - words)[:200]), clause.id
+        assert index.shared_terms(clause.id, words | {"zzzunknown"}) == len(words)
+    assert index.shared_terms("no.such.clause", {"pupil"}) == 0
+
+
+def test_indexes_kept_by_a_rebuild_keep_their_word_numbers_when_new_words_arrive(kb):
+    import dataclasses
+
+    first = retrieval.Retriever(kb)
+    policy = kb.policies["reading"]
+    clause = dataclasses.replace(policy.clauses[0], text=policy.clauses[0].text + " zebracrossing")
+    changed = dataclasses.replace(policy, clauses=(clause, *policy.clauses[1:]))
+    kb2 = dataclasses.replace(kb, policies={**kb.policies, "reading": changed})
+    second = retrieval.Retriever(kb2, previous=first)
+    assert second.vocabulary is first.vocabulary and "zebracross" in second.vocabulary.ids
+    assert second.indexes["howitt"] is first.indexes["howitt"]  # kept, its numbers still valid
+    question = "can i accept a friend request from a parent"
+    assert [h.clause.id for h in second.search("howitt", question).hits] == [
+        h.clause.id for h in first.search("howitt", question).hits
+    ]
+    assert second.search("reading", "zebracrossing").hits[0].clause.id == clause.id

@@ -81,10 +81,10 @@ def test_analysed_terms_come_back_from_the_cache_exactly(kb, tmp_path, monkeypat
     )
     again = retrieval.Retriever(kb, terms_cache=cache)
     assert analysed == []  # clauses, examples, scope words and route examples all came from the cache
-    assert again.clause_terms == first.clause_terms
+    assert again.vocabulary.terms == first.vocabulary.terms
     for school in kb.schools:
         a, b = first.indexes[school], again.indexes[school]
-        assert a.body.rows == b.body.rows and (a.body.idf_values == b.body.idf_values).all()
+        assert (a.body.terms == b.body.terms).all() and (a.body.idf_values == b.body.idf_values).all()
         assert (a.examples.ids == b.examples.ids).all() and (a.examples.tfs == b.examples.tfs).all()
     assert results(again) == results(first)
 
