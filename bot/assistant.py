@@ -57,7 +57,7 @@ def build_snapshot(
     return Snapshot(
         kb,
         retriever,
-        Composer(kb, retriever),
+        Composer(kb, retriever, previous.composer if previous else None),
         SensitivityCheck(situations, kb.routine_examples, embedder, lazy),
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from bot.analysis import STOP_WORDS, stem, tokenize
@@ -261,6 +261,33 @@ class TopicSpeaker:
     schools: tuple[School, ...]
 
 
+@dataclass(frozen=True)
+class PolicyParts:
+    """What answers need to know about one policy, worked out once per version of it: its clauses by topic, the
+    list items each lead-in introduces, where each clause sits in its section, and the roles its clauses name (a
+    school is never told to ask someone its policies never mention)."""
+
+    policy: Policy
+    by_topic: Mapping[str, tuple[Clause, ...]]
+    items: Mapping[str, tuple[Clause, ...]]
+    places: Mapping[str, str]
+    named_roles: frozenset[str]
+
+    @classmethod
+    def of(cls, policy: Policy) -> PolicyParts:
+        by_topic: dict[str, list[Clause]] = {}
+        for clause in policy.clauses:
+            for topic in clause.topics:
+                by_topic.setdefault(topic, []).append(clause)
+        return cls(
+            policy,
+            {t: tuple(c) for t, c in by_topic.items()},
+            list_items(policy),
+            places(policy),
+            frozenset(role for clause in policy.clauses for role in clause.contacts),
+        )
+
+
 class Composer:
     """Builds Answers for one knowledge base.
 
@@ -270,52 +297,79 @@ class Composer:
     schools.
     """
 
-    def __init__(self, kb: KnowledgeBase, retriever: Retriever):
+    def __init__(self, kb: KnowledgeBase, retriever: Retriever, previous: Composer | None = None):
+        """With `previous` (the composer of an earlier version of the knowledge base), what it worked out for a
+        policy the loader handed back unchanged (the same object) is kept, so a reload that changed one policy
+        works out that policy alone."""
         self.kb = kb
         self.retriever = retriever
-        self.topic_terms = {
-            t.id: frozenset(retriever.analyzer.terms(" ".join((t.title, *t.terms))))
-            for t in kb.topics.values()
-        }
-        self.by_topic: dict[tuple[str, str], list[Clause]] = {}
+        same_topics = previous is not None and previous.kb.topics == kb.topics
+        if previous is not None and same_topics and previous.retriever.analyzer is retriever.analyzer:
+            self.topic_terms = previous.topic_terms
+        else:
+            self.topic_terms = {
+                t.id: frozenset(retriever.analyzer.terms(" ".join((t.title, *t.terms))))
+                for t in kb.topics.values()
+            }
         # The index each policy's clauses are looked up in (the first school's that has the policy): for how rare
         # a word is there, and which words a clause uses, so nothing is analysed twice.
         self.policy_index: dict[str, SchoolIndex] = {}
         for school in kb.schools.values():
             for policy_id in school.policies:
                 self.policy_index.setdefault(policy_id, retriever.indexes[school.id])
-        self.items: dict[str, tuple[Clause, ...]] = {}
-        self.places: dict[str, str] = {}
+        kept = previous.parts if previous is not None and same_topics else {}
+        self.parts: dict[str, PolicyParts] = {}
         for policy in kb.policies.values():
-            self.items.update(list_items(policy))
-            self.places.update(places(policy))
-            for clause in policy.clauses:
-                for topic in clause.topics:
-                    self.by_topic.setdefault((policy.id, topic), []).append(clause)
+            earlier = kept.get(policy.id)
+            self.parts[policy.id] = (
+                earlier if earlier and earlier.policy is policy else PolicyParts.of(policy)
+            )
         # Whole quotes and the clause each topic note cites depend only on the knowledge base: each is worked out
         # the first time an answer needs it and kept (the command line answers one question; a server warms up).
         self.whole_quotes: dict[str, CitedClause] = {}
         self.quote_terms: dict[str, frozenset[str]] = {}
-        self.named_roles = self._named_roles()
-        self.speakers = self._speakers()
+        self.speakers = self._speakers(previous.speaking if previous is not None and same_topics else {})
         self.note_clauses: dict[tuple[str, str], Clause | None] = {}
 
     # -- built once ------------------------------------------------------------------------------------------
-    def _named_roles(self) -> dict[str, frozenset[str]]:
-        """Policy to the roles its clauses name: a school is never told to ask someone its policies never mention."""
-        return {
-            policy.id: frozenset(role for clause in policy.clauses for role in clause.contacts)
-            for policy in self.kb.policies.values()
-        }
+    def _items(self, clause: Clause) -> tuple[Clause, ...]:
+        """The list items the clause's lead-in introduces (none for a clause that introduces no list)."""
+        parts = self.parts.get(clause.policy_id)
+        return parts.items.get(clause.id, ()) if parts is not None else ()
 
-    def _speakers(self) -> dict[str, tuple[TopicSpeaker, ...]]:
-        """Topic to the policies that speak on it, each with the schools it speaks for, in school order."""
+    def _on_topic(self, policy_id: str, topic: str) -> Sequence[Clause]:
+        parts = self.parts.get(policy_id)
+        return parts.by_topic.get(topic, ()) if parts is not None else ()
+
+    def _speakers(
+        self, earlier: Mapping[tuple[str, ...], tuple[tuple[Policy, ...], dict[str, str]]]
+    ) -> dict[str, tuple[TopicSpeaker, ...]]:
+        """Topic to the policies that speak on it, each with the schools it speaks for, in school order.
+
+        Which policy speaks on each topic depends only on a school's policies, so it is worked out once per
+        distinct list of policies, and kept from `earlier` while those policies are unchanged."""
+        self.speaking: dict[tuple[str, ...], tuple[tuple[Policy, ...], dict[str, str]]] = {}
         grouped: dict[str, dict[str, list[School]]] = {}
         for school in self.kb.schools.values():
-            for topic in self.kb.topics:
-                policy_id = self._speaking_policy(school, topic)
-                if policy_id is not None:
-                    grouped.setdefault(topic, {}).setdefault(policy_id, []).append(school)
+            key = school.policies
+            found = self.speaking.get(key)
+            if found is None:
+                policies = tuple(self.kb.policies[p] for p in key if p in self.kb.policies)
+                found = earlier.get(key)
+                if (
+                    found is None
+                    or len(found[0]) != len(policies)
+                    or any(a is not b for a, b in zip(found[0], policies, strict=True))
+                ):
+                    speaking = {}
+                    for topic in self.kb.topics:
+                        policy_id = self._speaking_policy(school, topic)
+                        if policy_id is not None:
+                            speaking[topic] = policy_id
+                    found = (policies, speaking)
+                self.speaking[key] = found
+            for topic, policy_id in found[1].items():
+                grouped.setdefault(topic, {}).setdefault(policy_id, []).append(school)
         return {
             topic: tuple(TopicSpeaker(p, tuple(schools)) for p, schools in by_policy.items())
             for topic, by_policy in grouped.items()
@@ -324,8 +378,8 @@ class Composer:
     def _speaking_policy(self, school: School, topic: str) -> str | None:
         """The school's policy that speaks on the topic: its own guidance first, and one about the topic over one
         that only touches it (a note on pupils' friend requests that mentions the official site)."""
-        covering = [p for p in reversed(school.policies) if (p, topic) in self.by_topic]
-        about = [p for p in covering if any(c.topics[0] == topic for c in self.by_topic[(p, topic)])]
+        covering = [p for p in reversed(school.policies) if self._on_topic(p, topic)]
+        about = [p for p in covering if any(c.topics[0] == topic for c in self._on_topic(p, topic))]
         return (about or covering or [None])[0]
 
     def note_clause(self, policy_id: str, topic: str) -> Clause | None:
@@ -339,7 +393,7 @@ class Composer:
         if key in self.note_clauses:
             return self.note_clauses[key]
         note = self.kb.policies[policy_id].topic_notes.get(topic)
-        candidates = self.by_topic.get(key, ())
+        candidates = self._on_topic(policy_id, topic)
         picked = None
         if note and candidates:
             idf = self._idf_for(policy_id)
@@ -453,7 +507,8 @@ class Composer:
         return replace(cited, score=round(score, 3)) if score else cited
 
     def _whole(self, clause: Clause) -> CitedClause:
-        cited = replace(cite(self.kb, clause), place=self.places.get(clause.id))
+        parts = self.parts.get(clause.policy_id)
+        cited = replace(cite(self.kb, clause), place=parts.places.get(clause.id) if parts else None)
         bullets = tuple(self._bullets(clause, level=2 if clause.lead_in else 1))
         if bullets:
             last = bullets[-1]
@@ -462,14 +517,14 @@ class Composer:
         return replace(cited, text=read_on(clause.text))
 
     def _bullets(self, clause: Clause, level: int) -> Iterable[Bullet]:
-        for item in self.items.get(clause.id, ()):
+        for item in self._items(clause):
             yield Bullet(item.text, level)
             yield from self._bullets(item, level + 1)
 
     def _folded(self, clause: Clause) -> set[str]:
         """The ids of the clauses a whole quote of `clause` already shows: its list, and that list's lists."""
         ids = set()
-        for item in self.items.get(clause.id, ()):
+        for item in self._items(clause):
             ids |= {item.id} | self._folded(item)
         return ids
 
@@ -515,7 +570,7 @@ class Composer:
 
     def _best_on_topic(self, policy_id: str, topic: str, terms: set[str]) -> Clause | None:
         """The policy's clause on the topic that shares most words with `terms`; one about the topic wins a tie."""
-        candidates = self.by_topic.get((policy_id, topic))
+        candidates = self._on_topic(policy_id, topic)
         if not candidates:
             return None
         index = self.policy_index.get(policy_id)
@@ -582,7 +637,7 @@ class Composer:
 
     def _topic_roles(self, school: School, topic: str) -> Iterable[str]:
         """The topic's usual contacts that this school's policies name somewhere (or that every school has)."""
-        named = frozenset().union(*(self.named_roles.get(p, frozenset()) for p in school.policies))
+        named = frozenset().union(*(self.parts[p].named_roles for p in school.policies if p in self.parts))
         return (r for r in self.kb.topics[topic].roles if r in named or r in STATUTORY_ROLES)
 
     # -- routes (routes.yaml) --------------------------------------------------------------------------------

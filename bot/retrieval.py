@@ -368,15 +368,12 @@ class SchoolIndex:
                     )
         return self.vectors
 
-    def moved(self, store: VectorStore | None, remap: np.ndarray | None) -> SchoolIndex:
-        """This index, its semantic vectors read from `store` (`remap`: each old row's new row; None: same)."""
-        if self.vectors is None or store is None or remap is None:
+    def moved(self, store: VectorStore | None) -> SchoolIndex:
+        """This index, its semantic vectors read from `store`, which holds every row of the old store unchanged."""
+        if self.vectors is None or store is None or store.matrix is self.vectors.matrix:
             return self
         index = copy.copy(self)
-        v = self.vectors
-        index.vectors = SemanticVectors(
-            store.matrix, remap[v.body], remap[v.examples], v.example_starts, v.example_clauses
-        )
+        index.vectors = dataclasses.replace(self.vectors, matrix=store.matrix)
         return index
 
     def _body(
@@ -643,28 +640,30 @@ class Retriever:
             if self.rebuilt_all:
                 previous = None
         self.analyzer = analyzer or (previous.analyzer if previous else Analyzer.for_knowledge(kb))
-        store, remap = None, None
+        store = None
         vectors_from: Callable[[Sequence[str]], VectorStore] | None = None
         self._progress = progress
         self._full_store: VectorStore | None = None
         self._full_store_lock = threading.Lock()
         self._all_texts: list[str] = []
+        old = previous.store if previous is not None else None
         if embedder is not None:
             # Every text at once: a cold cache embeds in large batches with one progress line, and each distinct
-            # text is held once however many schools' indexes use it.
-            texts = [semantic_text(c) for p in kb.policies.values() for c in p.clauses]
-            texts += [e for p in kb.policies.values() for c in p.clauses for e in c.examples]
+            # text is held once however many schools' indexes use it. A reload looks only at the texts of the
+            # policies that changed: the others' are in the store already.
+            changed = [
+                p
+                for p in kb.policies.values()
+                if old is None or previous is None or previous.kb.policies.get(p.id) is not p
+            ]
+            texts = [semantic_text(c) for p in changed for c in p.clauses]
+            texts += [e for p in changed for c in p.clauses for e in c.examples]
             texts += [e for r in kb.routes for e in r.examples]
             self._all_texts = texts
-            old = previous.store if previous is not None else None
             if lazy:
                 vectors_from = self._vectors_for
         if embedder is not None and vectors_from is None:
-            store, remap = (
-                _store(embedder, texts, old, progress)
-                if old is not None
-                else (embedder.store(texts, progress), None)
-            )
+            store = _store(embedder, texts, old, progress) if old is not None else embedder.store(texts, progress)
         self.store = store
         old_indexes: dict[tuple[str, ...], SchoolIndex] = {}
         if previous is not None:
@@ -720,7 +719,7 @@ class Retriever:
             if key not in by_policies:
                 index = old_indexes.get(key)
                 if index is not None and _same_policies(previous.kb, kb, key):
-                    index = index.moved(store, remap)
+                    index = index.moved(store)
                     self.kept += 1
                 else:
                     index = SchoolIndex(
@@ -796,34 +795,18 @@ def _same_policies(old: KnowledgeBase, new: KnowledgeBase, key: tuple[str, ...])
     return True
 
 
-def _store(
-    embedder: Embedder, texts: Sequence[str], old: VectorStore, progress: Progress | None
-) -> tuple[VectorStore, np.ndarray | None]:
-    """A store for `texts` that takes the vectors it already holds from `old` and fetches only new texts.
+def _store(embedder: Embedder, texts: Sequence[str], old: VectorStore, progress: Progress | None) -> VectorStore:
+    """`old` itself when it holds every one of `texts`, else `old` with the new texts' vectors appended.
 
-    Returns it with each old row's new row (-1: dropped), or `old` itself and None when the texts are the same.
+    A reload never renumbers rows, so the indexes it keeps read the same rows from the new matrix. Rows of texts
+    no knowledge file uses any more stay until the next start: a few kilobytes per edited clause.
     """
-    distinct = list(dict.fromkeys(texts))
     rows = old.rows
-    if len(distinct) == len(rows) and all(t in rows for t in distinct):
-        return old, None
-    fresh = [t for t in distinct if t not in rows]
-    vectors = embedder.texts(fresh, progress) if fresh else None
-    matrix = np.empty((len(distinct), old.matrix.shape[1]), dtype=old.matrix.dtype)
-    remap = np.full(len(rows), -1, dtype=np.int64)
-    kept_new, kept_old, fresh_rows = [], [], []
-    for i, text in enumerate(distinct):
-        row = rows.get(text)
-        if row is None:
-            fresh_rows.append(i)
-        else:
-            kept_new.append(i)
-            kept_old.append(row)
-    kept_old_rows = np.array(kept_old, dtype=np.int64)
-    kept_new_rows = np.array(kept_new, dtype=np.int64)
-    matrix[kept_new_rows] = old.matrix[kept_old_rows]
-    if vectors is not None:
-        matrix[np.array(fresh_rows, dtype=np.int64)] = vectors
-    remap[kept_old_rows] = kept_new_rows
+    fresh = list(dict.fromkeys(t for t in texts if t not in rows))
+    if not fresh:
+        return old
+    matrix = np.concatenate([old.matrix, embedder.texts(fresh, progress).astype(old.matrix.dtype)])
     matrix.setflags(write=False)
-    return VectorStore(matrix, {t: i for i, t in enumerate(distinct)}), remap
+    grown = dict(rows)
+    grown.update((t, len(rows) + i) for i, t in enumerate(fresh))
+    return VectorStore(matrix, grown)

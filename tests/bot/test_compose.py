@@ -176,7 +176,7 @@ def test_related_clauses_differ_from_the_quote_the_also_applies_clause_and_each_
     related = [a.citation for a in answer.alternatives]
     assert len(set(related)) == len(related)
     assert not set(related) & set(shown)
-    folded = {line.id for line in composer.items.get(answer.clause.id, ())}
+    folded = {line.id for parts in composer.parts.values() for line in parts.items.get(answer.clause.id, ())}
     assert not folded & {a.id for a in answer.alternatives}
     ranked = [c.id for c in answer.clauses]
     assert len(ranked) == 3 and len(set(ranked)) == 3  # a dropped repeat is replaced by the next distinct hit

@@ -161,3 +161,20 @@ def test_postings_idf_and_lengths_are_rank_bm25s_to_the_bit(kb):
             for question in ("can i be friends with pupils on facebook", "report a breach", "zzz"):
                 terms = index.analyzer.terms(question)
                 assert np.array_equal(ours.get_scores(terms), theirs.get_scores(terms))
+
+
+def test_a_reload_works_out_the_answer_parts_of_the_edited_policy_alone(kb_copy):
+    from bot.compose import Composer
+
+    assistant = Assistant.from_directory(kb_copy)
+    before = assistant._snapshot
+    edit(kb_copy / "policies" / "reading.yaml", OLD, NEW)
+    assistant.swap(load_knowledge(kb_copy, previous=assistant.kb))
+    after = assistant._snapshot
+    assert after.composer.parts["howitt"] is before.composer.parts["howitt"]
+    assert after.composer.parts["reading"] is not before.composer.parts["reading"]
+    assert after.composer.speakers == Composer(after.kb, after.retriever).speakers
+    if before.retriever.store is not None:  # new texts are appended; no kept index's rows move
+        rows = len(before.retriever.store.rows)
+        assert np.array_equal(after.retriever.store.matrix[:rows], before.retriever.store.matrix)
+        assert all(after.retriever.store.rows[t] == r for t, r in before.retriever.store.rows.items())
