@@ -13,10 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import KnowledgeError, Problem, UnknownSchool
 from bot.yamlsource import LineDict, YamlSyntaxError, load_yaml
+
+if TYPE_CHECKING:
+    from bot.parsecache import ParseCache
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 EMPLOYER_TYPES = ("council", "governing_body", "trust")
@@ -223,27 +226,44 @@ def default_knowledge_dir() -> Path:
 
 
 def load_knowledge(
-    directory: Path | str | None = None, today: dt.date | None = None, previous: KnowledgeBase | None = None
+    directory: Path | str | None = None,
+    today: dt.date | None = None,
+    previous: KnowledgeBase | None = None,
+    cache: ParseCache | None = None,
 ) -> KnowledgeBase:
     """Load the knowledge base or raise KnowledgeError with every error found."""
-    kb, problems = check_knowledge(directory, today, previous)
+    kb, problems = check_knowledge(directory, today, previous, cache)
     if kb is None:
         raise KnowledgeError(problems)
     return kb
 
 
 def check_knowledge(
-    directory: Path | str | None = None, today: dt.date | None = None, previous: KnowledgeBase | None = None
+    directory: Path | str | None = None,
+    today: dt.date | None = None,
+    previous: KnowledgeBase | None = None,
+    cache: ParseCache | None = None,
 ) -> tuple[KnowledgeBase | None, list[Problem]]:
     """Load and check; return the knowledge base (None when there are errors) and all problems found.
 
     With `previous` (an earlier load of the same directory), a policy or school file whose bytes, and whatever
     it is checked against, are unchanged is not parsed again: its objects and problems are reused, so the result
-    is the same as a full load's.
+    is the same as a full load's. Without it, `cache` supplies the files an earlier process read, and is given
+    this load's files when they differ.
     """
     root = Path(directory) if directory else default_knowledge_dir()
-    files = previous.files if previous is not None and previous.source_dir == str(root) else {}
-    return _Loader(root, today or dt.date.today(), files).run()
+    files: Mapping[str, LoadedFile] = {}
+    if previous is not None and previous.source_dir == str(root):
+        files = previous.files
+    elif cache is not None:
+        files = cache.read(root)
+    loader = _Loader(root, today or dt.date.today(), files)
+    result = loader.run()
+    if cache is not None and (
+        loader.files.keys() != files.keys() or any(files[k] is not v for k, v in loader.files.items())
+    ):
+        cache.write(root, loader.files)
+    return result
 
 
 class _Loader:

@@ -151,6 +151,11 @@ class Settings:
         return self.embedding_cache_file or self.data_dir / "embeddings.sqlite3"
 
     @property
+    def parse_cache(self) -> Path:
+        """The directory where parsed knowledge files are remembered between runs (bot.parsecache)."""
+        return self.data_dir / "parsed"
+
+    @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_signing_secret and self.slack_bot_token)
 

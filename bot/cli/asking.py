@@ -28,7 +28,7 @@ class _AskCommand(click.Command):
         from bot.knowledge import check_knowledge
 
         super().format_epilog(ctx, formatter)
-        kb_, _ = check_knowledge(common.knowledge_dir(ctx))
+        kb_, _ = check_knowledge(common.knowledge_dir(ctx), cache=common.parse_cache(ctx))
         with formatter.section("School ids"):
             if kb_ is None:
                 formatter.write_text("(the knowledge base did not load: run `policybot kb validate`)")

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from bot.assistant import Assistant
     from bot.knowledge import KnowledgeBase
+    from bot.parsecache import ParseCache
     from bot.settings import Settings
 
 T = TypeVar("T")
@@ -89,13 +90,20 @@ def existing_dir(directory: Path) -> Path:
     return directory
 
 
+def parse_cache(ctx: click.Context) -> ParseCache:
+    """Where a load finds the files an earlier run parsed (in the data directory), so it parses only changes."""
+    from bot.parsecache import ParseCache
+
+    return ParseCache(settings(ctx).parse_cache)
+
+
 def load_kb(ctx: click.Context) -> KnowledgeBase:
     """The knowledge base of `knowledge_dir(ctx)`, or its problems as `file:line: message` and exit 1."""
     from bot.errors import KnowledgeError
     from bot.knowledge import load_knowledge
 
     try:
-        return load_knowledge(existing_dir(knowledge_dir(ctx)))
+        return load_knowledge(existing_dir(knowledge_dir(ctx)), cache=parse_cache(ctx))
     except KnowledgeError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)

@@ -28,7 +28,8 @@ def validate(ctx: click.Context, directory: Path | None) -> None:
     """Check every file; print `file:line: message` per problem; exit 1 on any error."""
     from bot.knowledge import check_knowledge
 
-    kb_, problems = check_knowledge(common.existing_dir(directory or common.knowledge_dir(ctx)))
+    directory = common.existing_dir(directory or common.knowledge_dir(ctx))
+    kb_, problems = check_knowledge(directory, cache=common.parse_cache(ctx))
     for problem in problems:
         click.echo(str(problem), err=problem.severity == "error")
     errors = [p for p in problems if p.severity == "error"]
