@@ -11,6 +11,7 @@ from bot.cli import cli
 from bot.errors import KnowledgeError, UnknownSchool
 from bot.knowledge import check_knowledge, load_knowledge
 from tests.conftest import CORE_ROLES as ROLES
+from tests.conftest import REPO
 
 SCHOOLS = {"howitt", "wolverhampton", "crynallt", "rutland", "reading"}
 
@@ -214,3 +215,16 @@ def test_mistakes_in_sensitive_yaml_and_topic_flags_are_file_line_errors(kb_copy
     assert any("sensitive.yaml:2:" in s and "abuse_of_staff" in s for s in shown), shown
     assert any("sensitive.yaml:3:" in s and "not_sensitive" in s for s in shown), shown
     assert any("topics.yaml" in s and "`sensitive` must be true or false" in s for s in shown), shown
+
+
+def test_copies_of_a_policy_share_one_copy_of_each_text(tmp_path):
+    import shutil
+
+    root = tmp_path / "knowledge"
+    shutil.copytree(REPO / "knowledge", root)
+    original = (root / "policies" / "reading.yaml").read_text(encoding="utf-8")
+    copy = original.replace("id: reading", "id: reading-copy", 1).replace("id: reading.", "id: reading-copy.")
+    (root / "policies" / "reading-copy.yaml").write_text(copy, encoding="utf-8")
+    kb = load_knowledge(root)
+    for a, b in zip(kb.policies["reading"].clauses, kb.policies["reading-copy"].clauses, strict=True):
+        assert a.text is b.text and all(x is y for x, y in zip(a.examples, b.examples, strict=True))

@@ -164,3 +164,18 @@ def test_kb_validate_writes_the_cache_and_a_second_run_prints_the_same(
     assert parsed == []
     assert second.output == first.output
     assert "ok: 5 schools" in second.output
+
+
+def test_a_cache_written_earlier_in_the_month_still_serves_but_a_new_month_parses_again(
+    kb_copy, cache, parsed
+):
+    import datetime as dt
+
+    check_knowledge(kb_copy, dt.date(2026, 11, 2), cache=cache)
+    parsed.clear()
+    later, problems = check_knowledge(kb_copy, dt.date(2026, 11, 30), cache=cache)
+    assert parsed == []  # review dates are months: nothing a file is checked against changed
+    assert messages(problems) == messages(check_knowledge(kb_copy, dt.date(2026, 11, 30))[1])
+    parsed.clear()
+    check_knowledge(kb_copy, dt.date(2026, 12, 1), cache=cache)
+    assert len(parsed) == 11
