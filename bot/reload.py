@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot import heap
 from bot.assistant import Assistant
 from bot.knowledge import check_knowledge
 
@@ -120,6 +121,8 @@ class KnowledgeReloader:
             changed = snapshot is not None
             if snapshot is not None:
                 self.assistant.install(snapshot)
+                # The old snapshot's own objects were freed with it: hand their memory back to the system.
+                await asyncio.to_thread(heap.trim)
                 self.state.serving_version = kb.version
                 self.state.loaded_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
                 retriever = snapshot.retriever

@@ -663,7 +663,9 @@ class Retriever:
             if lazy:
                 vectors_from = self._vectors_for
         if embedder is not None and vectors_from is None:
-            store = _store(embedder, texts, old, progress) if old is not None else embedder.store(texts, progress)
+            store = (
+                _store(embedder, texts, old, progress) if old is not None else embedder.store(texts, progress)
+            )
         self.store = store
         old_indexes: dict[tuple[str, ...], SchoolIndex] = {}
         if previous is not None:
@@ -795,7 +797,9 @@ def _same_policies(old: KnowledgeBase, new: KnowledgeBase, key: tuple[str, ...])
     return True
 
 
-def _store(embedder: Embedder, texts: Sequence[str], old: VectorStore, progress: Progress | None) -> VectorStore:
+def _store(
+    embedder: Embedder, texts: Sequence[str], old: VectorStore, progress: Progress | None
+) -> VectorStore:
     """`old` itself when it holds every one of `texts`, else `old` with the new texts' vectors appended.
 
     A reload never renumbers rows, so the indexes it keeps read the same rows from the new matrix. Rows of texts

@@ -20,6 +20,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 
     from aiohttp import web
 
+    from bot import heap
     from bot.server import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -28,6 +29,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     # from sweeping them again and again (a full sweep of them paused answers for ~100 ms under load).
     gc.collect()
     gc.freeze()
+    heap.trim()  # what loading the model and building the indexes freed goes back to the system
     click.echo(f"Policy Assistant web chat: http://{host}:{port}/")
     web.run_app(app, host=host, port=port, print=None)
 

@@ -178,3 +178,26 @@ def test_a_reload_works_out_the_answer_parts_of_the_edited_policy_alone(kb_copy)
         rows = len(before.retriever.store.rows)
         assert np.array_equal(after.retriever.store.matrix[:rows], before.retriever.store.matrix)
         assert all(after.retriever.store.rows[t] == r for t, r in before.retriever.store.rows.items())
+
+
+def test_a_reload_that_swapped_the_knowledge_base_hands_freed_memory_back(kb_copy, monkeypatch):
+    import asyncio
+
+    from bot import heap
+    from bot.reload import KnowledgeReloader
+
+    trims = []
+    monkeypatch.setattr(heap, "trim", lambda: trims.append(1))
+    reloader = KnowledgeReloader(Assistant.from_directory(kb_copy, embedder=None), kb_copy)
+    assert not asyncio.run(reloader.reload("test")).changed
+    assert trims == []  # nothing was swapped, so nothing was freed
+    edit(kb_copy / "policies" / "reading.yaml", OLD, NEW)
+    assert asyncio.run(reloader.reload("test")).changed
+    assert trims == [1]
+
+
+def test_trimming_the_heap_is_safe_to_call_anywhere():
+    from bot import heap
+
+    heap.trim()
+    heap.trim()
