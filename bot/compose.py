@@ -574,10 +574,10 @@ class Composer:
         if not candidates:
             return None
         index = self.policy_index.get(policy_id)
-        return max(
-            candidates,
-            key=lambda c: (index.shared_terms(c.id, terms) if index else 0, c.topics[0] == topic),
-        )
+        if index is None or not terms or len(candidates) == 1:
+            return max(candidates, key=lambda c: c.topics[0] == topic)
+        found = index.lookup(list(terms))
+        return max(candidates, key=lambda c: (index.shared_terms(c.id, terms, found), c.topics[0] == topic))
 
     def _topic_for(self, clause: Clause, terms: set[str]) -> str | None:
         """The clause's topic that the question is about: a clause on friends may cover pupils and parents."""

@@ -179,11 +179,20 @@ class Postings:
             self.idf_values = _okapi_idf(frequency, n, epsilon, self.first_seen)
 
     def _row(self, term: str) -> int:
-        number = self.vocabulary.find(term)
+        number = self.vocabulary.ids.get(term, -1)
         if number < 0:
             return -1
-        row = int(np.searchsorted(self.terms, number))
+        row = int(self.terms.searchsorted(number))
         return row if row < len(self.terms) and self.terms[row] == number else -1
+
+    def rows(self, terms: Sequence[str]) -> list[int]:
+        """Each term's row (-1: this index does not use it). A question has a handful of terms: one binary
+        search each is cheaper than numpy's set-up for searching them all at once."""
+        return [self._row(t) for t in terms]
+
+    def documents_at(self, row: int) -> np.ndarray:
+        """The documents that use the term at `row` (from `rows`), ascending; none for -1."""
+        return self.ids[self.offsets[row] : self.offsets[row + 1]] if row >= 0 else self.ids[:0]
 
     @property
     def idf(self) -> dict[str, float]:
@@ -197,13 +206,12 @@ class Postings:
 
     def documents_with(self, term: str) -> np.ndarray:
         """The documents that use `term`, ascending."""
-        row = self._row(term)
-        return self.ids[self.offsets[row] : self.offsets[row + 1]] if row >= 0 else self.ids[:0]
+        return self.documents_at(self._row(term))
 
-    def get_scores(self, terms: Sequence[str]) -> np.ndarray:
+    def get_scores(self, terms: Sequence[str], rows: Sequence[int] | None = None) -> np.ndarray:
+        """BM25 scores of every document for `terms` (their `rows`, when the caller has them already)."""
         scores = np.zeros(self.size)
-        for term in terms:
-            row = self._row(term)
+        for row in self.rows(terms) if rows is None else rows:
             if row < 0:
                 continue
             idf = float(self.idf_values[row])
@@ -327,7 +335,7 @@ class SchoolIndex:
                 example_texts.append(example)
                 owners.append(i)
         # Clauses are walked in order, so each clause's examples sit together: owners never decrease.
-        self.example_owner = np.array(owners, dtype=np.int32)
+        self.example_owner = np.array(owners, dtype=np.intp)
         self.position = {c.id: i for i, c in enumerate(self.clauses)}
         self._lock = threading.Lock()  # the server answers from worker threads
         self._examples: Postings | None = None
@@ -384,11 +392,19 @@ class SchoolIndex:
     def idf(self, term: str) -> float:
         return max(self.body.idf_of(term, self.unknown_idf), 0.0)
 
-    def scores(self, terms: list[str]) -> np.ndarray:
+    def lookup(self, terms: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Each term's row in the body postings and in the example postings (-1 where unused), found once."""
+        body = self.body.rows(terms)
+        examples = self.examples.rows(terms) if self.examples is not None else [-1] * len(terms)
+        return dict(zip(terms, zip(body, examples, strict=True), strict=True))
+
+    def scores(self, terms: list[str], found: dict[str, tuple[int, int]] | None = None) -> np.ndarray:
         """BM25 alone: the clause body plus its two best example questions."""
-        scores = self.body.get_scores(terms)
+        found = found or self.lookup(terms)
+        scores = self.body.get_scores(terms, [found[t][0] for t in terms])
         if self.examples is not None:
-            first, second = self._two_best(self.examples.get_scores(terms))
+            per_example = self.examples.get_scores(terms, [found[t][1] for t in terms])
+            first, second = self._two_best(per_example)
             scores = scores + EXAMPLE_WEIGHT * (first + SECOND_EXAMPLE_WEIGHT * second)
         return scores
 
@@ -419,7 +435,8 @@ class SchoolIndex:
         nearest = semantic[2] if semantic is not None else 0.0
         if not terms and semantic is None:
             return SearchResult((), False, 0.0, ())
-        bm25 = self.scores(terms) if terms else np.zeros(len(self.clauses))
+        found = self.lookup(terms)
+        bm25 = self.scores(terms, found) if terms else np.zeros(len(self.clauses))
         if semantic is None:
             scores = bm25
         else:
@@ -433,7 +450,7 @@ class SchoolIndex:
         if not hits:
             return SearchResult((), False, 0.0, tuple(terms), nearest_example=nearest)
         best = order[0]
-        coverage = self.coverage(groups, int(best)) if groups else 0.0
+        coverage = self.coverage(groups, int(best), found) if groups else 0.0
         present = set(terms)
         social = any(all(t in present for t in phrase) for phrase in self.social_phrases)
         floor = MIN_COVERAGE_SOCIAL if social else MIN_COVERAGE
@@ -444,33 +461,50 @@ class SchoolIndex:
         confident = meaning >= SEMANTIC_ACCEPT or (lexical and meaning >= SEMANTIC_REJECT)
         return SearchResult(hits, confident, coverage, tuple(terms), meaning, nearest_example=nearest)
 
-    def coverage(self, groups: list[tuple[str, ...]], position: int) -> float:
+    def coverage(
+        self, groups: list[tuple[str, ...]], position: int, found: dict[str, tuple[int, int]] | None = None
+    ) -> float:
         """The idf-weighted share of typed words that the clause at `position` speaks to (directly or via a
-        synonym, in its text or its example questions)."""
+        synonym, in its text or its example questions). `found`: the groups' terms' `lookup`, if made already."""
+        found = found or self.lookup([t for g in groups for t in g])
+        idf = self.body.idf_values
         total = covered = 0.0
         for group in groups:
-            weight = max(self.idf(t) for t in group)
+            weight = max(
+                max(float(idf[found[t][0]]), 0.0) if found[t][0] >= 0 else self.unknown_idf for t in group
+            )
             total += weight
-            if any(self.uses(position, t) for t in group):
+            if any(self._uses(position, found[t]) for t in group):
                 covered += weight
         return covered / total if total else 0.0
 
     def uses(self, position: int, term: str) -> bool:
         """Whether the clause at `position` uses `term` in its body or in one of its example questions."""
-        found = self.body.documents_with(term)
-        at = int(np.searchsorted(found, position))
-        if at < found.size and found[at] == position:
-            return True
-        if self.examples is None:
+        return self._uses(position, self.lookup([term])[term])
+
+    def _uses(self, position: int, rows: tuple[int, int]) -> bool:
+        body, examples = rows
+        if body >= 0:
+            found = self.body.documents_at(body)
+            at = int(found.searchsorted(position))
+            if at < found.size and found[at] == position:
+                return True
+        if examples < 0 or self.examples is None:
             return False
-        owners = self.example_owner[self.examples.documents_with(term)]  # ascending, as owners never decrease
-        at = int(np.searchsorted(owners, position))
+        owners = self.example_owner[self.examples.documents_at(examples)]  # ascending: owners never decrease
+        at = int(owners.searchsorted(position))
         return at < owners.size and owners[at] == position
 
-    def shared_terms(self, clause_id: str, terms: set[str]) -> int:
-        """How many of `terms` the clause uses (0 for a clause not in this index)."""
+    def shared_terms(
+        self, clause_id: str, terms: set[str], found: dict[str, tuple[int, int]] | None = None
+    ) -> int:
+        """How many of `terms` the clause uses (0 for a clause not in this index); `found`: their `lookup`, when
+        several clauses are weighed against the same terms."""
         position = self.position.get(clause_id)
-        return 0 if position is None else sum(self.uses(position, t) for t in terms)
+        if position is None or not terms:
+            return 0
+        found = found or self.lookup(list(terms))
+        return sum(self._uses(position, found[t]) for t in terms)
 
 
 class RouteIndex:

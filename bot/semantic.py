@@ -251,7 +251,7 @@ class VectorStore:
     rows: dict[str, int]
 
     def rows_of(self, texts: Sequence[str]) -> np.ndarray:
-        return np.fromiter((self.rows[t] for t in texts), dtype=np.int32, count=len(texts))
+        return np.fromiter((self.rows[t] for t in texts), dtype=np.intp, count=len(texts))
 
 
 class Embedder:
