@@ -242,7 +242,9 @@ class PolicyBot(ActivityHandler):
         except PolicyBotError as exc:  # an unknown school: the button was not one of ours
             await turn_context.send_activity(exc.user_message)
             return
-        school = next((s.name for s in self.conversation.schools() if s.id == value.get("s")), "")
+        given = value.get("s")
+        choice = self.conversation.school_choice(given) if isinstance(given, str) else None
+        school = choice.name if choice is not None else ""
         # A second click on the same answer's button reaches HR once: they have it already.
         delivered = receipt.duplicate or await self._deliver(
             turn_context, receipt, school, question, value.get("c")

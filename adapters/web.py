@@ -65,8 +65,8 @@ class WebChat:
         self.storage = storage
 
     def _school_id(self, given: str) -> str | None:
-        wanted = given.strip().lower()
-        return next((s.id for s in self.conversation.schools() if s.id == wanted), None)
+        choice = self.conversation.school_choice(given)
+        return choice.id if choice is not None else None
 
     def _small_talk(self, question: object, school: str) -> web.Response | None:
         """A greeting, "help" or "thanks" at a known school: a short reply with example questions, not a search.
@@ -79,7 +79,8 @@ class WebChat:
         chat = self.conversation.small_talk(" ".join(question.split()), school_id, CHANNEL)
         if chat is None:
             return None
-        name = next(s.name for s in self.conversation.schools() if s.id == school_id)
+        choice = self.conversation.school_choice(school_id)
+        name = choice.name if choice is not None else school_id
         reply = {"status": "help", "school": school_id, "school_name": name, "question": question}
         if isinstance(chat, Help):
             reply |= {"message": HELP_MESSAGE.format(school=name), "examples": list(chat.examples)}

@@ -406,6 +406,8 @@ def measure(name: str, directory: Path, env: dict[str, str], work: Path, school:
         print(f"[{name}] edit -> answered ...", file=sys.stderr, flush=True)
         out.update(measure_reload(server, directory, school))
         out["reload_log"] = [line for line in server.tail(40).splitlines() if "policybot.reload" in line][-3:]
+        # The kernel's high-water mark over the server's whole run: start, the /api/ask load and the reload.
+        out["rss_peak_mb"] = mb(proc_kb(server.proc.pid, "VmHWM"))
     finally:
         server.stop()
     print(f"[{name}] ask in-process ...", file=sys.stderr, flush=True)
@@ -421,6 +423,7 @@ ROWS = [
     ("RSS after start (MB)", "rss_after_start_mb"),
     ("one policy file edited -> answered (s)", "edit_to_answer_s"),
     ("peak RSS during that reload (MB)", "reload_peak_rss_mb"),
+    ("peak RSS over the run: start, load, reload (MB)", "rss_peak_mb"),
     ("/healthz worst latency during reload (ms)", "healthz_max_ms_during_reload"),
     ("/api/ask errors during reload", "ask_errors_during_reload"),
     ("POST /api/ask, requests per second", "api_ask_rps"),

@@ -576,8 +576,10 @@ class Composer:
         index = self.policy_index.get(policy_id)
         if index is None or not terms or len(candidates) == 1:
             return max(candidates, key=lambda c: c.topics[0] == topic)
-        found = index.lookup(list(terms))
-        return max(candidates, key=lambda c: (index.shared_terms(c.id, terms, found), c.topics[0] == topic))
+        counts = index.shared_counts([c.id for c in candidates], terms)
+        return max(
+            zip(counts, candidates, strict=True), key=lambda pair: (pair[0], pair[1].topics[0] == topic)
+        )[1]
 
     def _topic_for(self, clause: Clause, terms: set[str]) -> str | None:
         """The clause's topic that the question is about: a clause on friends may cover pupils and parents."""

@@ -170,6 +170,7 @@ class Conversation:
         self.store_questions = store_questions
         self.default_school = default_school
         self.hasher = hasher or UserHasher()
+        self._schools: tuple[object, tuple[SchoolChoice, ...]] = (None, ())
 
     # -- what adapters need besides a turn -------------------------------------------------------------------------
     async def claim(self, event_key: str) -> bool:
@@ -187,8 +188,21 @@ class Conversation:
 
     # -- who is asking -----------------------------------------------------------------------------------------
     def schools(self) -> tuple[SchoolChoice, ...]:
+        """Every school, by name; sorted once per knowledge base (hundreds of schools, and asked per message)."""
         kb = self.assistant.kb
-        return tuple(SchoolChoice(s.id, s.name) for s in sorted(kb.schools.values(), key=lambda s: s.name))
+        if self._schools[0] is not kb:
+            choices = tuple(
+                SchoolChoice(s.id, s.name) for s in sorted(kb.schools.values(), key=lambda s: s.name)
+            )
+            self._schools = (kb, choices)
+        return self._schools[1]
+
+    def school_choice(self, given: str) -> SchoolChoice | None:
+        """The school `given` names (its id, in any case), or None."""
+        kb = self.assistant.kb
+        school_id = kb.find_school_id(given)
+        school = kb.schools[school_id] if school_id is not None else None
+        return SchoolChoice(school.id, school.name) if school is not None else None
 
     async def school_for(self, user_key: str, scopes: tuple[str, ...] = ()) -> str | None:
         """The user's own choice, else the most specific mapped scope (channel before workspace), else the default."""

@@ -20,11 +20,12 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 
     from aiohttp import web
 
-    from bot import heap
+    from bot import blas, heap
     from bot.server import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(common.assistant(ctx, server=True), common.settings(ctx))
+    blas.single_threaded()  # the server answers on worker threads: one BLAS thread each, not one per core
     # The knowledge base and indexes live for the whole process: freezing them keeps the garbage collector
     # from sweeping them again and again (a full sweep of them paused answers for ~100 ms under load).
     gc.collect()

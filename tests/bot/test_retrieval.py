@@ -46,7 +46,9 @@ def test_words_never_seen_in_any_policy_give_no_match(assistant):
 
 def test_the_index_is_built_at_load_time_not_per_question(kb, monkeypatch):
     built = []
-    real = retrieval.Postings._build  # every BM25 index is one Postings (rank_bm25 itself is no longer called)
+    real = (
+        retrieval.Postings._build
+    )  # every BM25 index is one Postings (rank_bm25 itself is no longer called)
 
     def counting(*args, **kwargs):
         built.append(1)
@@ -125,3 +127,11 @@ def test_indexes_kept_by_a_rebuild_keep_their_word_numbers_when_new_words_arrive
         h.clause.id for h in first.search("howitt", question).hits
     ]
     assert second.search("reading", "zebracrossing").hits[0].clause.id == clause.id
+
+
+def test_clauses_weighed_together_count_the_same_shared_words_as_one_by_one(kb):
+    index = retrieval.Retriever(kb).indexes["rutland"]
+    ids = [c.id for c in index.clauses[:60]] + ["no.such.clause"]
+    for question in ("can i accept a friend request from a parent", "report abuse to my manager", "zzz"):
+        terms = set(index.analyzer.terms(question))
+        assert index.shared_counts(ids, terms) == [index.shared_terms(c, terms) for c in ids]
