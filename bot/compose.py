@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from bot.analysis import STOP_WORDS, stem, tokenize
 from bot.knowledge import Clause, KnowledgeBase, Policy, School, parse_year_month
@@ -26,6 +27,7 @@ PRIVACY_NOTE = (
     "Please don't post the details in a shared channel: keep them between you and the people named here."
 )
 MAX_VARIANTS = 4
+QUOTES_KEPT = 4096  # whole quotes (and their words) kept for the clauses quoted most recently
 MAX_ALTERNATIVES = 2
 # How many hits to ask for when the first ones repeat the quote: enough for two distinct related clauses even
 # when a long list's bullets crowd the top of the ranking.
@@ -326,8 +328,9 @@ class Composer:
             )
         # Whole quotes and the clause each topic note cites depend only on the knowledge base: each is worked out
         # the first time an answer needs it and kept (the command line answers one question; a server warms up).
-        self.whole_quotes: dict[str, CitedClause] = {}
-        self.quote_terms: dict[str, frozenset[str]] = {}
+        # Quotes are kept for the most recently quoted clauses only: at 500 schools there are 50,000 clauses.
+        self._whole_quote = lru_cache(maxsize=QUOTES_KEPT)(self._whole)
+        self._quote_words = lru_cache(maxsize=QUOTES_KEPT)(lambda c: plain_terms(self.cite_whole(c).quote))
         self.speakers = self._speakers(previous.speaking if previous is not None and same_topics else {})
         self.note_clauses: dict[tuple[str, str], Clause | None] = {}
 
@@ -417,9 +420,7 @@ class Composer:
 
     def _quote_terms(self, clause: Clause) -> frozenset[str]:
         """The words of the clause's whole quote, worked out once however many topics list the clause."""
-        if clause.id not in self.quote_terms:
-            self.quote_terms[clause.id] = plain_terms(self.cite_whole(clause).quote)
-        return self.quote_terms[clause.id]
+        return self._quote_words(clause)
 
     # -- per answer ------------------------------------------------------------------------------------------
     def no_match(self, school: School, question: str) -> Answer:
@@ -501,9 +502,7 @@ class Composer:
 
     def cite_whole(self, clause: Clause, score: float = 0.0) -> CitedClause:
         """The clause as a quote that reads on its own: a lead-in with its list, a list item after its lead-in."""
-        cited = self.whole_quotes.get(clause.id)
-        if cited is None:
-            cited = self.whole_quotes[clause.id] = self._whole(clause)
+        cited = self._whole_quote(clause)
         return replace(cited, score=round(score, 3)) if score else cited
 
     def _whole(self, clause: Clause) -> CitedClause:

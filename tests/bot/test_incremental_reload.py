@@ -201,3 +201,37 @@ def test_trimming_the_heap_is_safe_to_call_anywhere():
 
     heap.trim()
     heap.trim()
+
+
+def test_files_written_long_ago_are_vouched_for_by_their_stat_and_not_read_again(kb_copy, monkeypatch):
+    import os
+    import time
+    from pathlib import Path
+
+    old = time.time() - 60
+    for path in kb_copy.rglob("*.yaml"):
+        os.utime(path, (old, old))
+    before = load_knowledge(kb_copy)
+    read = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self.name) or real(self))
+    again = load_knowledge(kb_copy, previous=before)
+    assert again == before and again.version == before.version
+    assert not {p.name for p in (kb_copy / "policies").glob("*.yaml")} & set(read)
+    read.clear()
+    edit(kb_copy / "policies" / "reading.yaml", OLD, NEW)  # a new mtime: read, hashed and parsed again
+    edited = load_knowledge(kb_copy, previous=again)
+    assert "reading.yaml" in read
+    assert any("edited by HR" in c.text for c in edited.policies["reading"].clauses)
+
+
+def test_a_file_written_just_now_is_hashed_again_however_its_stat_looks(kb_copy, monkeypatch):
+    from pathlib import Path
+
+    edit(kb_copy / "policies" / "reading.yaml", OLD, NEW)  # written within the clock's resolution of now
+    before = load_knowledge(kb_copy)
+    read = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self.name) or real(self))
+    load_knowledge(kb_copy, previous=before)
+    assert "reading.yaml" in read
