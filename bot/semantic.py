@@ -17,11 +17,14 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from bot import heap
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,7 @@ class EmbeddingModel:
         self._lock = threading.Lock()  # the session is thread-safe, the tokenizer's padding state is not
         self._loaded: tuple | None = None
         self._failed: ModelUnavailable | None = None
+        self._bulk: tuple | None = None  # the parts `bulk` embeds with, while it runs
         self._loader: threading.Thread | None = None
         if background:
             # Not a daemon: a process that exits early (an unknown school) waits for it, since an interpreter that
@@ -95,25 +99,48 @@ class EmbeddingModel:
         if _sha256(TOKENIZER_PATH) != TOKENIZER_SHA256:
             raise ModelUnavailable("tokenizer file does not match its pinned sha256")
         try:
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401 - checked here, so a missing package is ModelUnavailable
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise ModelUnavailable(f"{exc.name} is not installed") from exc
         tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
         tokenizer.enable_truncation(max_length=MAX_TOKENS)
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        session = self._session()
+        return tokenizer, session, {i.name for i in session.get_inputs()}
+
+    def _session(self):
+        import onnxruntime as ort
+
         options = ort.SessionOptions()
         # One thread per question keeps a busy server's two cores for two questions, not one.
         options.intra_op_num_threads = self._threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         try:
-            session = ort.InferenceSession(
+            return ort.InferenceSession(
                 str(self._path), sess_options=options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors for a bad file
             raise ModelUnavailable(f"onnxruntime could not load {self._path.name}: {exc}") from exc
-        return tokenizer, session, {i.name for i in session.get_inputs()}
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Embed on a session of its own meanwhile, dropped afterwards with the memory its batches took.
+
+        onnxruntime's memory arena keeps the high-water mark of every batch it has run: a first start that
+        embedded the whole knowledge base stayed about 210 MB bigger for the life of the server than a start
+        from a warm cache. Questions keep the long-lived session, whose arena only ever sees one question.
+        """
+        tokenizer, session, inputs = self._parts()
+        spare = self._session()
+        self._bulk = (tokenizer, spare, inputs)
+        try:
+            yield
+        finally:
+            self._bulk = None
+            del spare
+            heap.trim()
 
     def _load_quietly(self) -> None:
         try:
@@ -137,7 +164,7 @@ class EmbeddingModel:
             return np.zeros((0, DIMENSION), dtype=np.float32)
         # The tokenizer takes only valid Unicode: a lone surrogate from a client becomes "?".
         clean = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]
-        tokenizer, session, inputs = self._parts()
+        tokenizer, session, inputs = self._bulk or self._parts()
         with self._lock:
             tokenizer.enable_truncation(max_length=max_tokens)
             encodings = tokenizer.encode_batch(clean)
@@ -295,12 +322,13 @@ class Embedder:
             started = time.perf_counter()
             todo.sort(key=lambda kv: len(kv[1]))  # similar lengths pad least
             fresh: dict[bytes, np.ndarray] = {}
-            for start in range(0, len(todo), BATCH):
-                chunk = todo[start : start + BATCH]
-                for (key, _), vector in zip(chunk, self.model.embed([t for _, t in chunk]), strict=True):
-                    fresh[key] = vector
-                if progress is not None:
-                    progress(len(fresh), len(todo))
+            with self.model.bulk() if len(todo) > BATCH else nullcontext():
+                for start in range(0, len(todo), BATCH):
+                    chunk = todo[start : start + BATCH]
+                    for (key, _), vector in zip(chunk, self.model.embed([t for _, t in chunk]), strict=True):
+                        fresh[key] = vector
+                    if progress is not None:
+                        progress(len(fresh), len(todo))
             self.cache.put_many(fresh)
             found.update(fresh)
             self.embedded += len(fresh)

@@ -128,3 +128,21 @@ def test_a_repeated_question_is_embedded_once(model):
     first = embedder.question("can i go on insta at lunch")
     again = embedder.question("can i go on insta at lunch")
     assert counting.embedded == 1 and np.array_equal(first, again)
+
+
+def test_many_texts_are_embedded_on_a_session_of_their_own_that_is_dropped_afterwards(model, monkeypatch):
+    questions_session = model._parts()[1]
+    seen = []
+    real = model.embed
+
+    def spy(texts, *args):
+        seen.append((model._bulk or model._parts())[1])
+        return real(texts, *args)
+
+    monkeypatch.setattr(model, "embed", spy)
+    texts = [f"can i post photo number {i} of the school trip" for i in range(semantic.BATCH + 5)]
+    vectors = semantic.Embedder(model, semantic.EmbeddingCache(None)).texts(texts)
+    assert seen and all(s is not questions_session for s in seen)  # the batches ran on a spare session
+    assert model._bulk is None and model._parts()[1] is questions_session  # and it is gone
+    monkeypatch.setattr(model, "embed", real)
+    assert np.allclose(vectors[:3], model.embed(texts[:3]), atol=1e-6)
