@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import signal
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -117,6 +118,7 @@ def create_app(
     app.router.add_get("/metrics", metrics_page)
     for channel in CHANNELS:
         log.info(channel.mount(app, conversation, settings))
+    app.on_startup.append(_start_answer_threads)
     app.on_startup.append(_start_storage)
     app.on_shutdown.append(_stop_storage)
     app.on_startup.append(_start_reloading)
@@ -134,6 +136,15 @@ def create_app(
             "admin: off (set POLICYBOT_ADMIN_TOKEN to serve /admin/report, /admin/compare, /admin/reload)"
         )
     return app
+
+
+async def _start_answer_threads(app: web.Application) -> None:
+    """Answers are worked out on threads (`asyncio.to_thread`), and their work mostly holds the GIL: threads
+    beyond the cores only take turns and each keep memory of their own. asyncio's default pool has cores + 4;
+    at 50 concurrent requests, one thread per core answered 27-30 % more per second and kept RSS flat (issue 13).
+    The loop shuts this pool down when it closes, as it would its own."""
+    threads = app[SETTINGS].answer_threads
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(threads, thread_name_prefix="answer"))
 
 
 async def _start_reloading(app: web.Application) -> None:

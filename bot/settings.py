@@ -27,6 +27,15 @@ def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "policybot"
 
 
+def default_answer_threads() -> int:
+    """One answering thread per core this process may run on, at most four (see bot/server.py)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
 def parse_bool(value: str) -> bool:
     """1/true/yes/on or 0/false/no/off, any case; anything else is a mistake to point out, not a silent no."""
     word = value.strip().lower()
@@ -111,6 +120,7 @@ class Settings:
     storage: bool = True  # False: no database at all (no log, choices kept in memory only)
     semantic: bool = True  # False: BM25 alone, no embedding model loaded (POLICYBOT_SEMANTIC=off)
     embedding_cache_file: Path | None = None  # default: embeddings.sqlite3 in data_dir
+    answer_threads: int = field(default_factory=default_answer_threads)  # threads computing answers at once
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -143,6 +153,7 @@ class Settings:
             storage=env.flag("POLICYBOT_STORAGE", True),
             semantic=env.flag("POLICYBOT_SEMANTIC", True),
             embedding_cache_file=env.path("POLICYBOT_EMBEDDING_CACHE"),
+            answer_threads=env.number("POLICYBOT_ANSWER_THREADS", default_answer_threads(), minimum=1),
         )
 
     @property
@@ -200,6 +211,7 @@ ENVIRONMENT = (
     "POLICYBOT_STORAGE",
     "POLICYBOT_SEMANTIC",
     "POLICYBOT_EMBEDDING_CACHE",
+    "POLICYBOT_ANSWER_THREADS",
     "SLACK_SIGNING_SECRET",
     "SLACK_BOT_TOKEN",
     "SLACK_APP_TOKEN",

@@ -90,3 +90,19 @@ def test_the_admin_report_takes_a_school_id_in_any_case_and_refuses_an_unknown_o
                 assert "Unknown school 'narnia'" in (await r.json())["error"]
 
     asyncio.run(main())
+
+
+def test_answers_are_worked_out_on_as_many_threads_as_the_settings_say(assistant, tmp_path):
+    import threading
+
+    async def main() -> None:
+        app = create_app(assistant, Settings(data_dir=tmp_path, storage=False, answer_threads=2))
+        async with serving(app) as base, aiohttp.ClientSession() as session:
+            body = {"school": "reading", "question": "can i go on insta at lunch?"}
+            replies = [session.post(f"{base}/api/ask", json=body) for _ in range(8)]
+            for reply in await asyncio.gather(*replies):
+                assert reply.status == 200
+            answering = {t.name for t in threading.enumerate() if t.name.startswith("answer")}
+            assert 1 <= len(answering) <= 2, answering
+
+    asyncio.run(main())

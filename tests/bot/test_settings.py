@@ -106,3 +106,12 @@ def test_environment_lists_every_variable_from_env_reads():
 
     read = set(re.findall(r'"((?:POLICYBOT|SLACK|MICROSOFT|TEAMS)_[A-Z_]+)"', body))
     assert read == set(ENVIRONMENT)
+
+
+def test_answer_threads_default_to_the_cores_available_at_most_four_and_can_be_set():
+    from bot.settings import Settings, SettingsError
+
+    assert 1 <= Settings.from_env({}).answer_threads <= 4
+    assert Settings.from_env({"POLICYBOT_ANSWER_THREADS": "2"}).answer_threads == 2
+    with pytest.raises(SettingsError, match="POLICYBOT_ANSWER_THREADS"):
+        Settings.from_env({"POLICYBOT_ANSWER_THREADS": "0"})

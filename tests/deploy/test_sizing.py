@@ -51,3 +51,12 @@ def test_the_readme_names_the_scale_deploy_is_sized_for():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     scale = SIZING["scale"]
     assert f"{scale['schools']} schools" in readme and "deploy/sizing.yaml" in readme
+
+
+def test_the_pod_answers_on_as_many_threads_as_its_cpu_limit():
+    from tests.deploy.test_deploy_files import k8s_one
+
+    config = k8s_one("configmap.yaml", "ConfigMap")["data"]
+    cpu = str(container()["resources"]["limits"]["cpu"])
+    cores = int(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
+    assert int(config["POLICYBOT_ANSWER_THREADS"]) == max(1, int(cores))
