@@ -55,6 +55,9 @@ def test_a_restarted_sqlite_server_keeps_interactions_feedback_and_chosen_school
             h = Harness(session, base, slack)
             await eventually(lambda: app[RECORDER].ready)
             await h.event(dm("school reading", "1.1"), "EvChoose")
+            # as a person would: the question after the reply to the choice (two DMs in flight at once may be
+            # answered in either order)
+            await slack.wait_for(lambda: len(slack.named("chat.postMessage")) == 1)
             await h.event(dm("can i go on tiktok at lunch?", "1.2"), "EvAsk")
             await slack.wait_for(lambda: len(slack.named("chat.postMessage")) == 2)
             answer = slack.named("chat.postMessage")[1]
