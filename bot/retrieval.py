@@ -97,13 +97,15 @@ class Vocabulary:
     def add(self, terms: Sequence[str]) -> np.ndarray:
         """The numbers of `terms`, in order, numbering new ones."""
         ids = self.ids
-        if not all(t in ids for t in terms):
+        found = list(map(ids.get, terms))
+        if None in found:
             with self._lock:
                 for term in terms:
                     if term not in ids:
                         ids[term] = len(self.terms)
                         self.terms.append(term)
-        return np.fromiter((ids[t] for t in terms), dtype=np.int32, count=len(terms))
+            found = list(map(ids.__getitem__, terms))
+        return np.array(found, dtype=np.int32)
 
     def find(self, term: str) -> int:
         """The number of `term`, or -1 if no index uses it."""

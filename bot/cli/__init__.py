@@ -15,7 +15,7 @@ from __future__ import annotations
 import click
 
 from bot.cli import asking, knowledge, operations
-from bot.cli.common import knowledge_option, settings
+from bot.cli.common import OWN_PROCESS, knowledge_option, settings
 
 
 @click.group()
@@ -44,7 +44,7 @@ serve = operations.serve  # tests/deploy reads its --port default from here
 
 
 def main() -> None:
-    cli(obj={})
+    cli(obj={OWN_PROCESS: True})
 
 
 __all__ = ["cli", "main"]

@@ -44,7 +44,8 @@ class _AskCommand(click.Command):
 @click.pass_context
 def ask(ctx: click.Context, school: str | None, as_json: bool, jsonl: bool, question: str | None) -> None:
     """Answer QUESTION for --school, or every JSON line on stdin with --jsonl."""
-    assistant = common.assistant(ctx)  # first: it starts loading the embedding model
+    # First, since it starts loading the embedding model.
+    assistant = common.assistant(ctx, one_question=None if jsonl or question is None else question)
     from bot.contract import answer_dict, error_dict
     from bot.errors import PolicyBotError
 
@@ -71,6 +72,7 @@ def ask(ctx: click.Context, school: str | None, as_json: bool, jsonl: bool, ques
         from adapters.terminal import render_text
 
         click.echo(render_text(answer), nl=False)
+    common.exit_if_own_process(ctx)
 
 
 def answer_jsonl_line(threads: ThreadMemory, line: str) -> dict:

@@ -146,3 +146,25 @@ def test_many_texts_are_embedded_on_a_session_of_their_own_that_is_dropped_after
     assert model._bulk is None and model._parts()[1] is questions_session  # and it is gone
     monkeypatch.setattr(model, "embed", real)
     assert np.allclose(vectors[:3], model.embed(texts[:3]), atol=1e-6)
+
+
+def test_a_one_question_session_skips_graph_optimisation_and_agrees_with_the_optimised_one(model):
+    import onnxruntime as ort
+
+    quick = semantic.EmbeddingModel(one_question=True)
+    off = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    assert quick._parts()[1].get_session_options().graph_optimization_level == off
+    assert model._parts()[1].get_session_options().graph_optimization_level != off
+    texts = ["i leave tiktok open on my phone during lessons, is that ok?", "who do i tell about a worry"]
+    assert np.allclose(quick.embed(texts), model.embed(texts), atol=1e-5)
+    with quick.bulk():  # vectors cached for every later run come from an optimised session, as the server's
+        assert quick._bulk[1].get_session_options().graph_optimization_level != off
+
+
+def test_a_question_embedded_ahead_is_embedded_once_and_ready_when_asked(model):
+    counting = CountingModel(model)
+    embedder = semantic.Embedder(counting)
+    embedder.embed_ahead("can i go on insta at lunch")
+    vector = embedder.question("can i go on insta at lunch")
+    assert counting.embedded == 1
+    assert np.allclose(vector, model.embed(["can i go on insta at lunch"], semantic.QUESTION_TOKENS)[0])

@@ -16,11 +16,12 @@ from tests.conftest import REPO
 
 HEAVY = ("sqlalchemy", "alembic", "asyncpg", "aiosqlite", "slack_bolt", "slack_sdk", "botbuilder", "aiohttp")
 
+# `cli`, not `main`: run as the whole process, the command ends without tearing down, before this could look.
 RUN_ASK = """
-import json, runpy, sys
-sys.argv = ["policybot", "ask", "--school", "reading", "can i go on insta at lunch?"]
+import json, sys
+from bot.cli import cli
 try:
-    runpy.run_module("bot.cli", run_name="__main__", alter_sys=True)
+    cli(["ask", "--school", "reading", "can i go on insta at lunch?"], obj={})
 except SystemExit as exc:
     assert not exc.code, exc.code
 print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})), file=sys.stderr)
@@ -42,6 +43,25 @@ def test_ask_imports_no_database_or_channel_library(tmp_path: Path):
     loaded = set(json.loads(proc.stderr.strip().splitlines()[-1]))
     assert "bot" in loaded and "numpy" in loaded  # the check sees what the command imported
     assert sorted(loaded.intersection(HEAVY)) == []
+
+
+def test_ask_as_its_own_process_writes_the_whole_answer_and_exits_0(tmp_path: Path):
+    env = {**os.environ, "POLICYBOT_STORAGE": "off", "POLICYBOT_DATA_DIR": str(tmp_path)}
+    ask = [sys.executable, "-m", "bot.cli", "ask", "--school", "reading"]
+    proc = subprocess.run(
+        [*ask, "--json", "can i go on insta at lunch?"], cwd=REPO, env=env, capture_output=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["clauses"][0]["section"] == "2.1"  # every byte reached the pipe
+    unknown = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "ask", "--school", "nowhere", "hi"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert unknown.returncode == 1 and "nowhere" in unknown.stderr
 
 
 def test_importing_bot_loads_no_submodule():
