@@ -100,15 +100,31 @@ def last_question(context: Sequence[Turn]) -> Turn | None:
     return next((t for t in reversed(context) if t.status == "answered" and t.question), None)
 
 
+def thread_subject(context: Sequence[Turn]) -> str | None:
+    """The words of the thread a follow-up leans on: the last answered question, and while that question itself
+    leaned on an earlier answered one ("and on my own phone?"), that one too, oldest first."""
+    answered = [t.question for t in context if t.status == "answered" and t.question]
+    if not answered:
+        return None
+    subject = [answered.pop()]
+    while answered and form_of(subject[0]) == LEANING:
+        subject.insert(0, answered.pop())
+    return " ".join(subject)
+
+
 def search_in_thread(
     retriever: Retriever, school_id: str, question: str, context: Sequence[Turn], limit: int
 ) -> ThreadSearch:
-    previous = last_question(context)
-    form = form_of(question) if previous is not None else NEW
+    subject = thread_subject(context)
+    form = form_of(question) if subject is not None else NEW
     if form == NEW:
         return ThreadSearch(retriever.search(school_id, question, limit), False)
-    assert previous is not None and previous.question is not None
+    assert subject is not None
     bare = retriever.search(school_id, question, THREAD_SEARCH)
+    # "and how do I book the minibus?" leans in form but is off the policy in meaning; a worry about a child is
+    # a matter of its own, whatever came before it: both stand alone.
+    if bare.off_topic or bare.route is not None:
+        return ThreadSearch(_cut(bare, limit), False)
     if (
         form == PLAIN
         and not bare.confident
@@ -116,8 +132,8 @@ def search_in_thread(
         and bare.semantic < DRIFT_SIMILARITY
     ):
         return ThreadSearch(_cut(bare, limit), False)  # far from every clause: a change of subject
-    combined = retriever.search(school_id, f"{previous.question} {question}", THREAD_SEARCH)
-    prior = retriever.search(school_id, previous.question, THREAD_SEARCH)
+    combined = retriever.search(school_id, f"{subject} {question}", THREAD_SEARCH)
+    prior = retriever.search(school_id, subject, THREAD_SEARCH)
     factor = 1.0 if form == LEANING else PLAIN_FACTOR
     hits = _added(((1.0, bare), (COMBINED_WEIGHT * factor, combined), (PRIOR_WEIGHT * factor, prior)), limit)
     result = dataclasses.replace(

@@ -179,6 +179,9 @@ class KnowledgeBase:
     sensitive_examples: tuple[str, ...] = ()
     # ...and routine questions close to them in wording that must not be taken for one (for tests and tuning)
     routine_examples: tuple[str, ...] = ()
+    # scope.yaml's `off_topic`: what staff ask that no social media policy answers; a question nearer these than
+    # any clause's examples is declined
+    off_topic_examples: tuple[str, ...] = ()
     # How each policy and school file was read, so that a reload re-reads only the files that changed.
     files: Mapping[str, LoadedFile] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False
@@ -416,7 +419,7 @@ class _Loader:
         roles = self.load_roles(self.root / "roles.yaml")
         topics = self.load_topics(self.root / "topics.yaml", roles)
         synonyms, combinations = self.load_synonyms(self.root / "synonyms.yaml")
-        scope_words = self.load_scope(self.root / "scope.yaml")
+        scope_words, off_topic = self.load_scope(self.root / "scope.yaml")
         policies = self.load_policies(roles, topics)
         schools = self.load_schools(roles, topics, policies)
         channel_schools = self.load_channels(self.root / "channels.yaml", schools)
@@ -437,6 +440,7 @@ class _Loader:
             routes=routes,
             sensitive_examples=sensitive,
             routine_examples=routine,
+            off_topic_examples=off_topic,
             source_dir=str(self.root),
             warnings=tuple(self.problems),
             files=MappingProxyType(self.files),
@@ -517,17 +521,23 @@ class _Loader:
             combinations.append(WordCombination(str(adds), tuple(rule["when"]), tuple(rule["then"])))
         return synonyms, tuple(combinations)
 
-    def load_scope(self, path: Path) -> tuple[str, ...]:
+    def load_scope(self, path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """`scope.yaml`: the words that show a question is about social media (`social_media_words:`), and
+        questions staff ask that the policy does not answer (`off_topic:`, optional)."""
         if not path.exists():
-            return ()
+            return (), ()
         data = self.read(path)
         if data is None:
-            return ()
+            return (), ()
         words = data.get("social_media_words") if isinstance(data, dict) else None
         if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
             self.error(path, getattr(data, "line", 1), "`social_media_words` must be a list of words")
-            return ()
-        return tuple(words)
+            return (), ()
+        off_topic = data.get("off_topic") or []
+        if not isinstance(off_topic, list) or not all(isinstance(q, str) for q in off_topic):
+            self.error(path, data.line_of("off_topic"), "`off_topic` must be a list of questions")
+            off_topic = []
+        return tuple(words), tuple(" ".join(q.split()) for q in off_topic if q.strip())
 
     def load_sensitive(self, path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """`sensitive.yaml`: example situations by kind (`situations:`), and routine look-alikes (`not_sensitive:`)."""

@@ -58,6 +58,12 @@ ROUTE_ACCEPT = 0.40  # a question this close to a route's examples (routes.yaml)
 ROUTE_MARGIN = -0.04  # if it is about as close to them as to any clause's examples
 ROUTE_BM25_SHARE = 0.5  # ...and the idf-weighted share of the question's words its best example must have
 ROUTE_BM25_ACCEPT = 8.0  # the same on BM25 alone, when no embedding model is loaded
+# A question this close to scope.yaml's off-topic examples (mean of its two nearest), and nearer them than to the
+# school's clause examples by this margin, is declined: "and how do I book the minibus?" leans on a thread in
+# form, and "who's on lunch duty today?" shares "lunch" with the rules on breaks, but neither is a policy matter.
+# On our question sets these flag 44 of the 73 questions that must be declined and none of the 440 others.
+OFF_TOPIC_ACCEPT = 0.40
+OFF_TOPIC_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ class SearchResult:
     semantic: float | None = None  # the best hit's cosine similarity; None without an embedding model
     nearest_example: float = 0.0  # mean cosine of the two example questions nearest the question (for routes)
     route: Route | None = None  # a knowledge-level route the question takes (child safety), if any
+    off_topic: bool = False  # nearer scope.yaml's off-topic examples than any clause's: declined
 
     @property
     def best(self) -> Hit | None:
@@ -592,6 +599,23 @@ class RouteIndex:
         return (self.routes[self.owner[best]] if taken else None), score
 
 
+class OffTopicIndex:
+    """scope.yaml's `off_topic` examples: what staff ask that no social media policy answers (leave, pay, rotas).
+
+    Only meaning can tell these apart, so without an embedding model nothing is taken for off-topic."""
+
+    def __init__(self, examples: Sequence[str], store: VectorStore | None):
+        self.examples = tuple(examples)
+        self.vectors = store.matrix[store.rows_of(self.examples)] if store is not None and examples else None
+
+    def nearer(self, vector: np.ndarray | None, rival: float) -> bool:
+        """Whether a question (its vector) is near the examples, and nearer them than `rival` by the margin."""
+        if self.vectors is None or vector is None:
+            return False
+        near = float(np.sort(self.vectors @ vector)[-2:].mean())
+        return near >= OFF_TOPIC_ACCEPT and near - rival >= OFF_TOPIC_MARGIN
+
+
 class TermsCache:
     """Each knowledge-base text's analysed terms, by content, in a SQLite file: a start analyses only new text.
 
@@ -722,6 +746,7 @@ class Retriever:
             texts = [semantic_text(c) for p in changed for c in p.clauses]
             texts += [e for p in changed for c in p.clauses for e in c.examples]
             texts += [e for r in kb.routes for e in r.examples]
+            texts += kb.off_topic_examples
             self._all_texts = texts
             if lazy:
                 vectors_from = self._vectors_for
@@ -808,6 +833,13 @@ class Retriever:
             if vectors_from is not None and route_texts:
                 store = vectors_from(route_texts)
             self.routes = RouteIndex(kb.routes, self.analyzer, store, terms, self.vocabulary)
+        if previous is not None and previous.kb.off_topic_examples == kb.off_topic_examples:
+            self.off_topic = previous.off_topic
+        else:
+            off_topic_store = store
+            if vectors_from is not None and kb.off_topic_examples:
+                off_topic_store = vectors_from(kb.off_topic_examples)
+            self.off_topic = OffTopicIndex(kb.off_topic_examples, off_topic_store)
         if cache is not None and cache_key is not None and fresh:
             cache.put_many({cache_key(t): analysed[t] for t in fresh})
 
@@ -836,7 +868,11 @@ class Retriever:
                 vector = None
         result = self.indexes[school_id].search(question, limit, vector)
         route, _ = self.routes.match(question, vector, result.nearest_example)
-        return result if route is None else dataclasses.replace(result, route=route)
+        if route is not None:  # a worry about a child is never declined
+            return dataclasses.replace(result, route=route)
+        if self.off_topic.nearer(vector, result.nearest_example):
+            return dataclasses.replace(result, confident=False, off_topic=True)
+        return result
 
 
 def _shared_changes(old: KnowledgeBase, new: KnowledgeBase) -> tuple[str, ...]:

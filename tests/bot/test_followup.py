@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from bot.followup import LEANING, NEW, PLAIN, ThreadMemory, form_of, last_question, with_turn
+from bot.followup import (
+    LEANING,
+    NEW,
+    PLAIN,
+    ThreadMemory,
+    form_of,
+    last_question,
+    thread_subject,
+    with_turn,
+)
 from bot.records import Turn
 
 
@@ -51,6 +60,15 @@ def test_the_last_answered_turn_with_words_is_what_a_follow_up_leans_on():
     assert last_question(turns).question == "can i go on fb at lunch?"
 
 
+def test_a_follow_up_after_a_follow_up_leans_on_the_question_that_one_leaned_on():
+    lunch = Turn("can i go on insta on the school computer at lunch?", "personal_use_at_work", "reading.2.1")
+    phone = Turn("and on my own phone during lessons?", "personal_use_at_work", "reading.2.2")
+    retention = Turn("how long do they keep the info for", "monitoring", "reading.4.2")
+    assert thread_subject((lunch, phone)) == f"{lunch.question} {phone.question}"
+    assert thread_subject((lunch, retention)) == retention.question  # a question of its own stands alone
+    assert thread_subject((Turn("how do i book the minibus", None, None, "no_match"),)) is None
+
+
 def test_a_thread_keeps_its_last_few_turns_only(assistant):
     answer = assistant.ask("can i go on fb at lunch?", "reading")
     turns = ()
@@ -81,3 +99,12 @@ def test_a_thread_belongs_to_one_school(assistant):
     threads.ask("can i go on fb at lunch?", "reading", "t")
     other = threads.ask("what about on my own phone?", "howitt", "t")
     assert not other.follow_up
+
+
+def test_a_worry_about_a_child_in_a_thread_is_read_on_its_own(assistant):
+    threads = ThreadMemory(assistant)
+    threads.ask("can i go on fb at lunch?", "reading", "t")
+    threads.ask("what about on my own phone?", "reading", "t")
+    worry = threads.ask("a pupil told me her mum's boyfriend hurts her, who do i tell", "reading", "t")
+    assert worry.status == "answered" and not worry.follow_up
+    assert [c.role for c in worry.contacts] == ["safeguarding_lead"]  # not the lunchtime rule's line manager

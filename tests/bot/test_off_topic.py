@@ -1,0 +1,64 @@
+"""scope.yaml's `off_topic` questions: what staff ask at work that no social media policy answers is declined,
+by meaning, on a first question and in a thread alike; a worry about a child never is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bot.followup import ThreadMemory
+from bot.retrieval import OffTopicIndex
+from tests.bot.test_knowledge import _errors, _line_of
+
+
+def test_the_shipped_scope_lists_off_topic_questions_that_name_no_social_media(kb):
+    assert len(kb.off_topic_examples) >= 40
+    words = [w for w in kb.social_media_words if " " not in w and w not in ("post", "friend", "profile")]
+    assert not [q for q in kb.off_topic_examples if any(w in q.split() for w in words)]
+
+
+def test_off_topic_that_is_not_a_list_of_questions_is_refused_with_its_line(kb_copy: Path):
+    path = kb_copy / "scope.yaml"
+    text = path.read_text()
+    path.write_text(text[: text.index("off_topic:")] + "off_topic: when is pay day\n")
+    line = _line_of(path, "off_topic: when")
+    assert f"knowledge/scope.yaml:{line}: `off_topic` must be a list of questions" in _errors(kb_copy)
+
+
+def test_a_question_about_work_but_not_the_policy_is_declined_though_it_shares_a_word(assistant):
+    found = assistant.retriever.search("reading", "who is on lunch duty on thursday?")
+    assert found.off_topic and not found.confident  # "lunch" is in the rules on breaks
+    assert assistant.ask("who is on lunch duty on thursday?", "reading").status == "no_match"
+    assert assistant.ask("how do i book a meeting room at county hall", "rutland").status == "no_match"
+
+
+def test_policy_questions_near_work_matters_are_still_answered(assistant):
+    for school, question in [
+        ("reading", "can i go on insta at lunch?"),
+        ("howitt", "can i use the school laptop at home to check my facebook"),
+        ("wolverhampton", "can i put photos from the school trip on my own instagram"),
+        ("crynallt", "can i post about pay cuts on twitter"),
+    ]:
+        assert not assistant.retriever.search(school, question).off_topic, question
+        assert assistant.ask(question, school).status == "answered", question
+
+
+def test_a_drift_that_leans_on_the_thread_in_form_is_declined(assistant):
+    threads = ThreadMemory(assistant)
+    threads.ask("can i go on fb at lunch?", "reading", "t")
+    drift = threads.ask("and where do i hand in my timesheet?", "reading", "t")
+    assert drift.status == "no_match" and not drift.follow_up
+    follow = threads.ask("and on my own phone?", "reading", "t")  # the thread is still there for a real one
+    assert follow.status == "answered" and follow.follow_up
+
+
+def test_a_worry_about_a_child_takes_its_route_whatever_else_it_is_near(assistant):
+    answer = assistant.ask("a boy in my class told me his stepdad hits him, who do i tell?", "howitt")
+    assert answer.status == "answered" and answer.contacts[0].role == "safeguarding_lead"
+
+
+def test_without_the_embedding_model_nothing_is_taken_for_off_topic():
+    index = OffTopicIndex(("when is pay day",), None)
+    assert not index.nearer(np.ones(384, dtype=np.float32), 0.0)
+    assert not index.nearer(None, 0.0)
