@@ -747,8 +747,10 @@ class Retriever:
             texts += [e for p in changed for c in p.clauses for e in c.examples]
             texts += [e for r in kb.routes for e in r.examples]
             texts += kb.off_topic_examples
-            self._all_texts = texts
             if lazy:
+                # Kept only here, for the store that a missing vector makes: at 500 schools the list and its
+                # 50,000 heading-and-quote strings are 23 MB that a server would hold for nothing.
+                self._all_texts = texts
                 vectors_from = self._vectors_for
         if embedder is not None and vectors_from is None:
             store = (
