@@ -122,8 +122,9 @@ def search_in_thread(
     assert subject is not None
     bare = retriever.search(school_id, question, THREAD_SEARCH)
     # "and how do I book the minibus?" leans in form but is off the policy in meaning; a worry about a child is
-    # a matter of its own, whatever came before it: both stand alone.
-    if bare.off_topic or bare.route is not None:
+    # a matter of its own, whatever came before it: both stand alone. (On BM25 alone a route is too easily
+    # taken by shared words to cut a thread short.)
+    if bare.off_topic or (bare.route is not None and bare.semantic is not None):
         return ThreadSearch(_cut(bare, limit), False)
     if (
         form == PLAIN
