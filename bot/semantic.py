@@ -40,6 +40,12 @@ MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 QUESTION_TOKENS = 128
 QUESTION_MEMORY = 4096  # distinct recent questions whose vectors are kept (1.5 kB each)
 BATCH = 32
+# A batch's attention memory grows with its size times its longest text squared: 32 texts of 256 word pieces
+# took a first start at 500 schools to 1.1 GB, past the pod's limit. Batches are cut to this much work (32 texts
+# of 64 pieces), so the longest texts go 2 at a time: the peak was 606 MB and the start no slower. A word piece
+# is about 4 characters of English.
+BATCH_WORK = BATCH * 64**2
+CHARS_PER_PIECE = 4
 
 
 class ModelUnavailable(Exception):
@@ -203,6 +209,20 @@ class EmbeddingModel:
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+def batches(todo: Sequence[tuple[bytes, str]]) -> Iterator[Sequence[tuple[bytes, str]]]:
+    """`todo` (sorted by length) in runs of at most BATCH texts and BATCH_WORK of attention work each."""
+    start = 0
+    while start < len(todo):
+        end = start + 1
+        while end < len(todo) and end - start < BATCH:
+            pieces = min(MAX_TOKENS, len(todo[end][1]) // CHARS_PER_PIECE + 2)
+            if (end - start + 1) * pieces * pieces > BATCH_WORK:
+                break
+            end += 1
+        yield todo[start:end]
+        start = end
 
 
 def text_key(text: str) -> bytes:
@@ -374,8 +394,7 @@ class Embedder:
             todo.sort(key=lambda kv: len(kv[1]))  # similar lengths pad least
             fresh: dict[bytes, np.ndarray] = {}
             with self.model.bulk() if len(todo) > BATCH else nullcontext():
-                for start in range(0, len(todo), BATCH):
-                    chunk = todo[start : start + BATCH]
+                for chunk in batches(todo):
                     for (key, _), vector in zip(chunk, self.model.embed([t for _, t in chunk]), strict=True):
                         fresh[key] = vector
                     if progress is not None:

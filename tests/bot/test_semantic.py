@@ -168,3 +168,15 @@ def test_a_question_embedded_ahead_is_embedded_once_and_ready_when_asked(model):
     vector = embedder.question("can i go on insta at lunch")
     assert counting.embedded == 1
     assert np.allclose(vector, model.embed(["can i go on insta at lunch"], semantic.QUESTION_TOKENS)[0])
+
+
+def test_long_texts_are_embedded_a_few_at_a_time_so_a_first_start_stays_within_its_memory():
+    lengths = sorted([20] * 100 + [400] * 40 + [1200] * 20)  # characters, sorted as `vectors` sorts them
+    todo = [(str(i).encode(), "x" * n) for i, n in enumerate(lengths)]
+    runs = list(semantic.batches(todo))
+    assert [item for run in runs for item in run] == todo  # every text once, in order
+    for run in runs:
+        pieces = min(semantic.MAX_TOKENS, len(run[-1][1]) // semantic.CHARS_PER_PIECE + 2)
+        assert len(run) == 1 or len(run) * pieces**2 <= semantic.BATCH_WORK
+        assert len(run) <= semantic.BATCH
+    assert len(runs[0]) == semantic.BATCH and len(runs[-1]) <= 2  # short ones 32 at a time, the longest 2
