@@ -40,6 +40,7 @@ from adapters.slack_blocks import (
 from bot.compose import Answer
 from bot.conversation import EXAMPLE_QUESTIONS, Conversation
 from bot.errors import PolicyBotError
+from bot.keyedlocks import KeyedLocks
 from bot.settings import Settings
 
 log = logging.getLogger("policybot.slack")
@@ -339,6 +340,10 @@ class AckFirstDispatcher:
     Slack only needs an empty 200 within 3 seconds for events, commands and button clicks (answers go out via
     chat.postMessage or the response_url). Acking before bolt's middleware and listeners run keeps the ack
     fast under load, and the queue's workers bound how much answering competes with acking.
+
+    Messages of one conversation (a DM, or a thread) are answered one after another in the order they came:
+    "can I go on fb at lunch?" and, a second later, "and on my own phone?" would otherwise be answered side by
+    side, the follow-up before its question was in the thread. Other conversations go on meanwhile.
     """
 
     def __init__(
@@ -355,6 +360,7 @@ class AckFirstDispatcher:
         self.queue: asyncio.Queue[AsyncBoltRequest] = asyncio.Queue(maxsize=backlog)
         self.worker_count = workers
         self.workers: list[asyncio.Task] = []
+        self.conversations = KeyedLocks()  # the DMs and threads being answered
 
     async def start(self, _: web.Application) -> None:
         self.workers = [asyncio.create_task(self._work()) for _ in range(self.worker_count)]
@@ -371,7 +377,9 @@ class AckFirstDispatcher:
         while True:
             bolt_request = await self.queue.get()
             try:
-                await self.slack_app.async_dispatch(bolt_request)
+                # Taken before any await: workers take requests in order, so they take these locks in order.
+                async with self.conversations.hold(conversation_of(bolt_request.body)):
+                    await self.slack_app.async_dispatch(bolt_request)
             except Exception:  # one bad request must not stop the worker
                 log.exception("Slack request failed after its ack")
                 self.refused(CHANNEL, "internal")
@@ -419,6 +427,20 @@ class AckFirstDispatcher:
 
 _TIMESTAMP = re.compile(r"[0-9]{1,15}")  # Unix seconds; Slack's are 10 digits
 MAX_AGE_SECONDS = 300  # Slack's advice: older requests may be replays
+
+
+def conversation_of(body: object) -> str | None:
+    """The conversation a message event belongs to (a DM, or a thread), whose messages are answered in order;
+    None for anything else."""
+    event = body.get("event") if isinstance(body, dict) else None
+    if not isinstance(event, dict) or event.get("type") not in ("message", "app_mention"):
+        return None
+    channel, thread_ts = event.get("channel"), event.get("thread_ts")
+    if not isinstance(channel, str):
+        return None
+    if not thread_ts and event.get("channel_type") != "im":
+        return None  # a mention outside a thread starts a thread of its own
+    return thread_id(body.get("team_id"), channel, thread_ts if isinstance(thread_ts, str) else None)
 
 
 def _bolt_request(body: bytes, query: str, headers) -> AsyncBoltRequest:

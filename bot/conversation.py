@@ -19,6 +19,7 @@ from bot.assistant import MAX_QUESTION_CHARS, Assistant
 from bot.compose import Answer, cite
 from bot.errors import PolicyBotError, UnknownSchool
 from bot.followup import with_turn
+from bot.keyedlocks import KeyedLocks
 from bot.metrics import Metrics
 from bot.privacy import UserHasher
 from bot.records import Escalation, Feedback, Interaction, Thread, Turn
@@ -170,6 +171,7 @@ class Conversation:
         self.store_questions = store_questions
         self.default_school = default_school
         self.hasher = hasher or UserHasher()
+        self._threads = KeyedLocks()  # a thread's turns are read and saved one message at a time
         self._schools: tuple[object, tuple[SchoolChoice, ...]] = (None, ())
 
     # -- what adapters need besides a turn -------------------------------------------------------------------------
@@ -326,15 +328,18 @@ class Conversation:
         if not thread:
             return await self.ask(question, school_id)
         key = self.hasher.event_key(f"thread:{thread}")
-        state = await self.recorder.thread(key)
-        context = state.turns if state is not None and state.school == school_id else ()
-        answer = await self.ask(question, school_id, context)
-        if answer.sensitive:
-            # Answered privately: the thread (a channel's, where others may write next) must not carry it on.
+        # Two messages of one thread at once (a Teams chat, two web tabs) would both read the thread before
+        # either saved its turn; in this process they take turns (replicas may still interleave).
+        async with self._threads.hold(key):
+            state = await self.recorder.thread(key)
+            context = state.turns if state is not None and state.school == school_id else ()
+            answer = await self.ask(question, school_id, context)
+            if answer.sensitive:
+                # Answered privately: the thread (a channel's, where others may write next) must not carry it on.
+                return answer
+            keep_text = self.store_questions or self.recorder.store is None
+            await self.recorder.save_thread(Thread(key, school_id, with_turn(context, answer, keep_text)))
             return answer
-        keep_text = self.store_questions or self.recorder.store is None
-        await self.recorder.save_thread(Thread(key, school_id, with_turn(context, answer, keep_text)))
-        return answer
 
     def small_talk(
         self, text: str, school_id: str | None, channel: str | None = None

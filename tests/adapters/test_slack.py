@@ -9,13 +9,14 @@ import hmac
 import json
 import time
 import urllib.parse
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 import pytest
 
 from adapters import slack
-from adapters.slack import question_text
+from adapters.slack import AckFirstDispatcher, conversation_of, question_text
 from adapters.slack_blocks import SECTION_LIMIT, answer_blocks, escape
 from bot import Assistant
 from bot.server import create_app
@@ -683,3 +684,58 @@ def test_button_values_stay_valid_json_within_slacks_limit_for_any_question(assi
         data = json.loads(value)  # clipped before encoding, never cut mid-JSON
         assert data["s"] == "wolverhampton" and data["q"].startswith("can i post &lt;!channel&gt; &amp; café")
         assert "<!channel>" not in value
+
+
+def _message(channel: str, text: str, *, im: bool = True, thread_ts: str | None = None) -> SimpleNamespace:
+    event = {"type": "message", "channel": channel, "text": text, "user": "U1"}
+    event.update({"channel_type": "im"} if im else {"channel_type": "channel"})
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return SimpleNamespace(body={"team_id": "T1", "event": event})
+
+
+def test_messages_of_one_conversation_are_answered_in_the_order_they_came():
+    """Two DMs sent together: the follow-up is not answered beside its question, before that is in the thread."""
+
+    class SlowFirst:
+        def __init__(self):
+            self.log: list[str] = []
+
+        async def async_dispatch(self, request):
+            text = request.body["event"]["text"]
+            self.log.append(f"start {text}")
+            await asyncio.sleep(0.2 if text in ("question", "elsewhere") else 0)
+            self.log.append(f"end {text}")
+
+    async def scenario(requests) -> list[str]:
+        app = SlowFirst()
+        front = AckFirstDispatcher(app, "secret", lambda *_: None, workers=4)
+        await front.start(None)
+        for request in requests:
+            front.queue.put_nowait(request)
+        await front.queue.join()
+        await front.stop(None)
+        assert len(front.conversations) == 0  # nothing kept once a conversation is quiet
+        return app.log
+
+    same = asyncio.run(scenario([_message("D1", "question"), _message("D1", "follow-up")]))
+    assert same == ["start question", "end question", "start follow-up", "end follow-up"]
+    thread = asyncio.run(
+        scenario(
+            [
+                _message("C1", "question", im=False, thread_ts="1.5"),
+                _message("C1", "follow-up", im=False, thread_ts="1.5"),
+            ]
+        )
+    )
+    assert thread.index("end question") < thread.index("start follow-up")
+    apart = asyncio.run(scenario([_message("D1", "elsewhere"), _message("D2", "follow-up")]))
+    assert apart.index("end follow-up") < apart.index("end elsewhere")  # other conversations go on meanwhile
+
+
+def test_only_dms_and_threads_are_put_in_order():
+    assert conversation_of(_message("D1", "x").body) == "T1:D1"
+    assert conversation_of(_message("C1", "x", im=False, thread_ts="1.5").body) == "T1:C1:1.5"
+    assert conversation_of(_message("C1", "x", im=False).body) is None
+    assert conversation_of({"type": "block_actions", "actions": []}) is None
+    assert conversation_of("not a dict") is None

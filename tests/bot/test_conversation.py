@@ -143,6 +143,25 @@ def test_without_storage_threads_live_in_memory(assistant):
     asyncio.run(main())
 
 
+def test_two_messages_of_one_thread_at_once_are_answered_one_after_the_other(assistant, tmp_path):
+    async def main() -> None:
+        store, recorder, conversation = started(assistant, Settings(data_dir=tmp_path))
+        await _ready(store, recorder)
+        try:
+            first, follow = await asyncio.gather(
+                conversation.answer("can i go on fb at lunch?", "reading", "web", thread="tab"),
+                conversation.answer("what about on my own phone?", "reading", "web", thread="tab"),
+            )
+            assert not first.follow_up
+            assert follow.follow_up and "own equipment" in follow.clause.quote  # it saw the first turn
+            assert len(conversation._threads) == 0
+        finally:
+            await recorder.stop()
+            await store.close()
+
+    asyncio.run(main())
+
+
 def test_an_escalation_is_recorded_with_the_hashed_asker_and_the_schools_contact(assistant, tmp_path):
     async def main() -> None:
         store, recorder, conversation = started(assistant, Settings(data_dir=tmp_path))
