@@ -95,14 +95,10 @@ def form_of(message: str) -> str:
     return NEW if ack else PLAIN
 
 
-def last_question(context: Sequence[Turn]) -> Turn | None:
-    """The most recent turn that was answered and whose words were kept: what a follow-up leans on."""
-    return next((t for t in reversed(context) if t.status == "answered" and t.question), None)
-
-
 def thread_subject(context: Sequence[Turn]) -> str | None:
-    """The words of the thread a follow-up leans on: the last answered question, and while that question itself
-    leaned on an earlier answered one ("and on my own phone?"), that one too, oldest first."""
+    """The words of the thread a follow-up leans on: the last answered question whose words were kept, and while
+    that question itself leaned on an earlier answered one ("and on my own phone?"), that one too, oldest first.
+    None when there is none: the message is then read on its own."""
     answered = [t.question for t in context if t.status == "answered" and t.question]
     if not answered:
         return None

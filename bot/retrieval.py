@@ -257,6 +257,13 @@ def _okapi_idf(frequency: np.ndarray, size: int, epsilon: float, first_seen: np.
     return idf
 
 
+def two_nearest(similarity: np.ndarray) -> float:
+    """The mean of the two highest similarities: how near a question is to a set of example questions. Clauses,
+    routes and off-topic questions are all weighed this way, so that they can be compared with each other."""
+    k = min(2, similarity.size)
+    return float(np.partition(similarity, -k)[-k:].mean())
+
+
 @dataclass(frozen=True)
 class SemanticVectors:
     """Rows of a shared VectorStore: each clause's text, and its example questions (owners ascending)."""
@@ -284,8 +291,7 @@ class SemanticVectors:
         if self.examples.size:
             per_example = self.matrix[self.examples] @ question
             example[self.example_clauses] = np.maximum.reduceat(per_example, self.example_starts)
-            k = min(2, per_example.size)
-            nearest = float(np.partition(per_example, -k)[-k:].mean())
+            nearest = two_nearest(per_example)
         return text, example, nearest
 
 
@@ -579,8 +585,7 @@ class RouteIndex:
         if self.vectors is not None and vector is not None:
             similarity = self.vectors @ vector
             best = int(np.argmax(similarity))
-            near = float(np.sort(similarity)[-2:].mean())
-            margin = near - rival
+            margin = two_nearest(similarity) - rival
             taken = float(similarity[best]) >= ROUTE_ACCEPT and margin >= ROUTE_MARGIN
             return (self.routes[self.owner[best]] if taken else None), margin
         asked = self.analyzer.terms(question)
@@ -612,7 +617,7 @@ class OffTopicIndex:
         """Whether a question (its vector) is near the examples, and nearer them than `rival` by the margin."""
         if self.vectors is None or vector is None:
             return False
-        near = float(np.sort(self.vectors @ vector)[-2:].mean())
+        near = two_nearest(self.vectors @ vector)
         return near >= OFF_TOPIC_ACCEPT and near - rival >= OFF_TOPIC_MARGIN
 
 

@@ -114,9 +114,15 @@ class EmbeddingModel:
         """Check the files against their pinned hashes, then make the tokenizer and the onnxruntime session."""
         # hashlib lets go of the GIL, so the files are hashed on a core of their own while onnxruntime imports.
         digests: list[str] = []
-        hashing = threading.Thread(
-            target=lambda: digests.extend(map(_sha256, (self._path, TOKENIZER_PATH))), name="model-hash"
-        )
+        unreadable: list[OSError] = []
+
+        def hash_files() -> None:
+            try:
+                digests.extend(map(_sha256, (self._path, TOKENIZER_PATH)))
+            except OSError as exc:
+                unreadable.append(exc)
+
+        hashing = threading.Thread(target=hash_files, name="model-hash")
         hashing.start()
         try:
             import onnxruntime  # noqa: F401 - checked here, so a missing package is ModelUnavailable
@@ -125,6 +131,8 @@ class EmbeddingModel:
             raise ModelUnavailable(f"{exc.name} is not installed") from exc
         finally:
             hashing.join()
+        if unreadable:
+            raise ModelUnavailable(f"the model files cannot be read: {unreadable[0]}")
         if digests[:1] != [MODEL_SHA256]:
             raise ModelUnavailable(f"model file {self._path.name} does not match its pinned sha256")
         if digests[1:] != [TOKENIZER_SHA256]:

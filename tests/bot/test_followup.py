@@ -10,7 +10,6 @@ from bot.followup import (
     PLAIN,
     ThreadMemory,
     form_of,
-    last_question,
     thread_subject,
     with_turn,
 )
@@ -57,7 +56,7 @@ def test_the_last_answered_turn_with_words_is_what_a_follow_up_leans_on():
         Turn("how do i book the minibus", None, None, "no_match"),
         Turn(None, "privacy_settings", "reading.5.1"),  # text not kept
     )
-    assert last_question(turns).question == "can i go on fb at lunch?"
+    assert thread_subject(turns) == "can i go on fb at lunch?"
 
 
 def test_a_follow_up_after_a_follow_up_leans_on_the_question_that_one_leaned_on():

@@ -180,3 +180,12 @@ def test_long_texts_are_embedded_a_few_at_a_time_so_a_first_start_stays_within_i
         assert len(run) == 1 or len(run) * pieces**2 <= semantic.BATCH_WORK
         assert len(run) <= semantic.BATCH
     assert len(runs[0]) == semantic.BATCH and len(runs[-1]) <= 2  # short ones 32 at a time, the longest 2
+
+
+def test_a_model_file_that_cannot_be_read_is_reported_as_such(monkeypatch):
+    def unreadable(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(semantic, "_sha256", unreadable)
+    with pytest.raises(semantic.ModelUnavailable, match="cannot be read.*Permission denied"):
+        semantic.EmbeddingModel()
