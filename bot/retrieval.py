@@ -472,7 +472,9 @@ class SchoolIndex:
         lexical = coverage >= floor and bm25[best] >= MIN_SCORE
         if semantic is None:
             return SearchResult(hits, lexical, coverage, tuple(terms))
-        meaning = float(max(semantic[0][best], semantic[1][best]))
+        # Whether the question has an answer is asked of the top few clauses, not only the first: a question
+        # that reads like one clause's examples while another edges it on words is still in scope.
+        meaning = float(np.maximum(semantic[0][order[:3]], semantic[1][order[:3]]).max())
         confident = meaning >= SEMANTIC_ACCEPT or (lexical and meaning >= SEMANTIC_REJECT)
         return SearchResult(hits, confident, coverage, tuple(terms), meaning, nearest_example=nearest)
 

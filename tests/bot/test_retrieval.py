@@ -40,6 +40,17 @@ def test_out_of_scope_questions_get_no_match_even_when_they_share_words(assistan
         assert answer.status == "no_match", (school, question, answer.clause)
 
 
+def test_a_question_is_in_scope_when_any_of_its_top_clauses_is_near_in_meaning(assistant):
+    # "volunteers" puts §2's second paragraph first on words; the question reads like the examples of its first
+    # paragraph (TAs, teachers), which ranks second. Judged on the first clause alone it was declined.
+    found = assistant.retriever.search(
+        "howitt", "does this policy even cover TAs and volunteers, or just teachers?"
+    )
+    first, second = (found.hits[0].clause, found.hits[1].clause)
+    assert {first.id, second.id} == {"howitt.2.p1", "howitt.2.p2"}
+    assert found.confident and found.semantic >= retrieval.SEMANTIC_ACCEPT
+
+
 def test_words_never_seen_in_any_policy_give_no_match(assistant):
     assert assistant.ask("zzz qqq xyzzy", "howitt").status == "no_match"
 
