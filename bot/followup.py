@@ -11,7 +11,9 @@ Each message in a thread is sorted by its form:
 
 A follow-up is ranked by three searches added together: the message on its own (weight 1), the message with the
 thread's last answered question (COMBINED_WEIGHT) and that question alone (PRIOR_WEIGHT). The message's own
-words choose among the clauses the thread made likely, and a clause they point to strongly still wins. Weights
+words choose among the clauses the thread made likely, and a clause they point to strongly still wins. The two
+thread searches count less the nearer the message alone comes to a clause in meaning (`thread_share`): "and
+whatsapp groups?" needs the thread, a message that names its own rule does not. Weights
 were chosen on tests/eval/dialogues.yaml (our own set), so expect less on dialogues written by others.
 """
 
@@ -36,6 +38,8 @@ FRAGMENT_WORDS = 4  # "at weekends?", "and whatsapp groups?": this short, a mess
 PRIOR_WEIGHT = 0.3
 COMBINED_WEIGHT = 0.5
 PLAIN_FACTOR = 1.0  # how much of the thread a message of neither form gets
+CLEAR_FROM = 0.45  # a message this near a clause in meaning, or nearer, reads more and more on its own...
+CLEAR_AT = 0.75  # ...and from this near on, entirely: the thread adds nothing to its ranking
 DRIFT_SIMILARITY = 0.33  # below this, a message of neither form is taken as a change of subject
 THREAD_SEARCH = 40  # how deep each of the three searches goes before their scores are added
 
@@ -131,7 +135,7 @@ def search_in_thread(
         return ThreadSearch(_cut(bare, limit), False)  # far from every clause: a change of subject
     combined = retriever.search(school_id, f"{subject} {question}", THREAD_SEARCH)
     prior = retriever.search(school_id, subject, THREAD_SEARCH)
-    factor = 1.0 if form == LEANING else PLAIN_FACTOR
+    factor = (1.0 if form == LEANING else PLAIN_FACTOR) * thread_share(bare.semantic)
     hits = _added(((1.0, bare), (COMBINED_WEIGHT * factor, combined), (PRIOR_WEIGHT * factor, prior)), limit)
     result = dataclasses.replace(
         bare,
@@ -140,6 +144,16 @@ def search_in_thread(
         route=bare.route or combined.route,
     )
     return ThreadSearch(result, True)
+
+
+def thread_share(similarity: float | None) -> float:
+    """How much of the thread a message gets, by how clearly it reads on its own: in full when its nearest clause
+    is no nearer in meaning than CLEAR_FROM, nothing from CLEAR_AT on, linearly between. "and whatsapp groups?"
+    needs the thread; "what if I leave it open in the background and don't look at it" names its own rule, and
+    the thread's earlier clause must not outvote it. Without the model, the thread always counts in full."""
+    if similarity is None:
+        return 1.0
+    return min(1.0, max(0.0, (CLEAR_AT - similarity) / (CLEAR_AT - CLEAR_FROM)))
 
 
 def _added(weighted: Sequence[tuple[float, SearchResult]], limit: int) -> tuple[Hit, ...]:

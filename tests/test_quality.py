@@ -63,14 +63,14 @@ def test_independent_chat_sets_stay_above_their_floors(assistant, name):
 
 
 # tests/eval/dialogues.yaml: 45 threaded conversations written from the seeds alone (follow-ups, new questions
-# in a thread, drifts out of scope, sensitive first turns). The follow-up weights and the sensitivity threshold
-# were chosen on it, so it guards against slipping back rather than measuring unseen dialogues; the issue's
-# targets (follow-up top1 0.80 / top3 0.92, first turns 0.80) are not met yet.
+# in a thread, drifts out of scope, sensitive first turns). The follow-up weights, CLEAR_FROM/CLEAR_AT and the
+# sensitivity threshold were chosen on it, so it guards against slipping back rather than measuring unseen
+# dialogues; the targets (follow-up top1 0.80 / top3 0.92) are not met yet.
 DIALOGUE_FLOORS = {
-    "first_top1": 0.75,
+    "first_top1": 0.78,
     "first_top3": 0.90,
-    "follow_top1": 0.62,
-    "follow_top3": 0.82,
+    "follow_top1": 0.67,
+    "follow_top3": 0.84,
     "contacts": 0.95,
     "no_match": 0.95,
     "sensitive": 0.85,

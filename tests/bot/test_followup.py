@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import pytest
 
+import bot.followup as followup
 from bot.followup import (
+    CLEAR_AT,
+    CLEAR_FROM,
     LEANING,
     NEW,
     PLAIN,
     ThreadMemory,
     form_of,
+    search_in_thread,
+    thread_share,
     thread_subject,
     with_turn,
 )
+from bot.knowledge import Clause
 from bot.records import Turn
+from bot.retrieval import Hit, SearchResult
 
 
 @pytest.mark.parametrize(
@@ -107,3 +114,41 @@ def test_a_worry_about_a_child_in_a_thread_is_read_on_its_own(assistant):
     worry = threads.ask("a pupil told me her mum's boyfriend hurts her, who do i tell", "reading", "t")
     assert worry.status == "answered" and not worry.follow_up
     assert [c.role for c in worry.contacts] == ["safeguarding_lead"]  # not the lunchtime rule's line manager
+
+
+def test_the_clearer_a_message_reads_on_its_own_the_less_the_thread_counts():
+    assert thread_share(None) == 1.0  # without the model there is no measure of clarity
+    assert thread_share(CLEAR_FROM - 0.1) == thread_share(CLEAR_FROM) == 1.0
+    assert thread_share((CLEAR_FROM + CLEAR_AT) / 2) == pytest.approx(0.5)
+    assert thread_share(CLEAR_AT) == thread_share(CLEAR_AT + 0.1) == 0.0
+
+
+class _ScriptedRetriever:
+    """Scores each search by which text it was given: the message alone, the thread's question alone, or both."""
+
+    def __init__(self, alone: SearchResult, subject: SearchResult):
+        self.alone, self.subject = alone, subject
+
+    def search(self, school_id: str, question: str, limit: int) -> SearchResult:
+        return self.alone if question == "what if a parent adds me?" else self.subject
+
+
+def _clause(cid: str) -> Clause:
+    return Clause(id=cid, policy_id="p", section="1", heading="", text=cid)
+
+
+def _found(scores: dict[str, float], semantic: float) -> SearchResult:
+    hits = tuple(Hit(_clause(c), s) for c, s in scores.items())
+    return SearchResult(hits, True, 1.0, ("term",), semantic=semantic)
+
+
+@pytest.mark.parametrize(("semantic", "expected"), [(0.80, "friends"), (0.40, "lunch")])
+def test_a_follow_up_that_names_its_own_rule_is_not_outvoted_by_the_thread(semantic, expected):
+    # The thread was about lunchtime use; the message, on its own, points at the rule on parents' friend requests.
+    thread = (Turn("can i go on fb at lunch?", "breaks", "lunch", "answered"),)
+    retriever = _ScriptedRetriever(
+        alone=_found({"friends": 2.0, "lunch": 1.6}, semantic), subject=_found({"lunch": 3.0}, 0.8)
+    )
+    found = search_in_thread(retriever, "s", "what if a parent adds me?", thread, 3)
+    assert followup.form_of("what if a parent adds me?") == LEANING and found.follow_up
+    assert found.result.hits[0].clause.id == expected
