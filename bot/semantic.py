@@ -381,6 +381,11 @@ class Embedder:
                 return vector
         return self._remember(text, self.model.embed([text], QUESTION_TOKENS)[0])
 
+    def forget_questions(self) -> None:
+        """Drop the remembered question vectors: the next question is embedded as if it were new."""
+        with self._questions_lock:
+            self._questions.clear()
+
     def _remember(self, text: str, vector: np.ndarray) -> np.ndarray:
         vector.setflags(write=False)
         with self._questions_lock:
