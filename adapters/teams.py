@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import re
+from http import HTTPStatus
 
 import aiohttp
 import jwt
 import requests
 from aiohttp import web
-from botbuilder.core import ActivityHandler, CardFactory, MessageFactory, TurnContext
+from azure.core.exceptions import DeserializationError, SerializationError
+from botbuilder.core import ActivityHandler, CardFactory, InvokeResponse, MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import (
     Activity,
@@ -149,17 +151,47 @@ SIGNING_ALGORITHMS = ("RS256", "RS384", "RS512")  # what Bot Framework signs wit
 
 
 def _plausible_bearer(header: str) -> bool:
-    """A cheap first gate before botbuilder's full validation: a JWT whose header names an RSA algorithm.
+    """A cheap first gate before botbuilder's full validation: a JWT whose header names an RSA algorithm and
+    whose claims name an issuer.
 
-    It spares the signing-key lookup for requests that can never be valid (no token, garbage, HS256 forgeries).
+    It spares the signing-key lookup for requests that can never be valid (no token, garbage, HS256 forgeries),
+    and botbuilder reads `iss` unchecked before it verifies anything: without one it raised KeyError (a 500).
     """
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         return False
     try:
-        return jwt.get_unverified_header(token).get("alg") in SIGNING_ALGORITHMS
+        if jwt.get_unverified_header(token).get("alg") not in SIGNING_ALGORITHMS:
+            return False
+        claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
         return False
+    return isinstance(claims.get("iss"), str)
+
+
+def _malformed(payload: dict) -> str | None:
+    """What makes a JSON object no Bot Framework activity we can answer, or None. Checked before any token: an
+    activity botbuilder cannot read raised its own error (a 500), and one it could read but without the fields
+    a message needs failed inside the turn."""
+    try:
+        activity = Activity().deserialize(payload)
+    except (DeserializationError, SerializationError, TypeError, ValueError, AttributeError):
+        return "The body is not a Bot Framework activity."
+    if not isinstance(activity.type, str) or not activity.type:
+        return "The activity has no `type`."
+    if activity.type == "message" and not (
+        activity.conversation and isinstance(activity.conversation.id, str)
+    ):
+        return "A message activity needs a `conversation` with an `id`."
+    if payload.get("channelData") is not None and not isinstance(payload.get("channelData"), dict):
+        return "`channelData` must be an object."
+    tenant = (payload.get("channelData") or {}).get("tenant")
+    if tenant is not None and not isinstance(tenant, dict):
+        return "`channelData.tenant` must be an object."
+    for entity in payload.get("entities") or ():
+        if not isinstance(entity, dict) or not isinstance(entity.get("mentioned", {}), dict):
+            return "`entities` must be objects, and a mention's `mentioned` an account."
+    return None
 
 
 class PolicyBot(ActivityHandler):
@@ -168,6 +200,12 @@ class PolicyBot(ActivityHandler):
         self.app_id = settings.microsoft_app_id or ""
         self.escalation_conversation = settings.teams_escalation_conversation
         self.escalation_service_url = settings.teams_service_url
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        # Our cards submit as messages (Action.Submit); no invoke (Action.Execute, task modules, message
+        # extensions) is ours to answer, so one is the sender's mistake. botbuilder's own handling of one built
+        # its reply from the activity's value, and failed (a 500) on a value it could not read.
+        return InvokeResponse(status=int(HTTPStatus.BAD_REQUEST))
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -357,11 +395,17 @@ class TeamsChannel:
         if "application/json" not in request.headers.get("Content-Type", ""):
             return web.json_response({"error": "Content-Type must be application/json"}, status=415)
         try:
-            parse_json_object(await read_body(request), "one Bot Framework activity as a JSON object")
+            payload = parse_json_object(
+                await read_body(request), "one Bot Framework activity as a JSON object"
+            )
         except web.HTTPRequestEntityTooLarge:
             return web.json_response({"error": "activity too large"}, status=413)
         except BadBody as exc:
             return web.json_response({"error": exc.user_message}, status=400)
+        problem = _malformed(payload)
+        if problem is not None:
+            log.warning("Teams activity refused: %s", problem)
+            return web.json_response({"error": problem}, status=400)
         if self.requires_auth and not _plausible_bearer(request.headers.get("Authorization", "")):
             log.warning("Teams activity refused: missing or malformed bearer token")
             return web.json_response({"error": "Unauthorized"}, status=401)

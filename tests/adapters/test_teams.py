@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import json
 from collections.abc import Callable
@@ -202,6 +203,55 @@ def test_malformed_activities_get_4xx(kb):
                 assert r.status == 400, body[:20]
 
     run_teams(kb, scenario)
+
+
+def _unsigned_rs256(claims: dict) -> str:
+    """A token that names RS256 but was signed by no one: what a forger can make without Microsoft's keys."""
+    part = lambda value: base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()  # noqa: E731
+    return f"{part({'alg': 'RS256', 'kid': 'k1'})}.{part(claims)}.c2ln"
+
+
+def test_a_forged_token_or_an_unreadable_activity_is_refused_with_a_4xx_never_a_5xx(kb):
+    settings = Settings(
+        microsoft_app_id="00000000-0000-0000-0000-000000000001", microsoft_app_password="secret"
+    )
+
+    async def scenario(session, url, connector):
+        good = activity(connector, "can i post pics?", "act-forged")
+        # botbuilder reads the issuer before it checks anything: without one it raised KeyError
+        no_issuer = {"Authorization": f"Bearer {_unsigned_rs256({'aud': 'x'})}"}
+        async with session.post(url, json=good, headers=no_issuer) as r:
+            assert r.status == 401, await r.text()
+        for field, value in (("from", [1]), ("conversation", "x"), ("entities", "x"), ("membersAdded", "x")):
+            async with session.post(url, json={**good, field: value}, headers=no_issuer) as r:
+                assert r.status == 400, (field, await r.text())
+                assert "error" in await r.json()
+        await asyncio.sleep(0.2)
+        assert connector.calls == []
+
+    run_teams(kb, scenario, settings)
+
+
+def test_activities_botbuilder_can_read_but_we_cannot_answer_get_400_not_a_turn_error(kb, caplog):
+    async def scenario(session, url, connector):
+        good = activity(connector, "can i post pics?", "act-odd")
+        for changes in (
+            {"conversation": None},
+            {"entities": [{"type": "mention", "mentioned": "x"}]},
+            {"channelData": "x"},
+            {"channelData": {"tenant": "x"}},
+        ):
+            async with session.post(url, json={**good, **changes}) as r:
+                assert r.status == 400, (changes, await r.text())
+        invoke = {**good, "type": "invoke", "name": "adaptiveCard/action", "value": {"action": {"data": "x"}}}
+        async with session.post(url, json=invoke) as r:
+            assert r.status == 400, await r.text()
+        async with session.post(url, json=good) as r:  # and the next real message is answered as ever
+            assert r.status in (200, 201)
+
+    with caplog.at_level("ERROR"):
+        run_teams(kb, scenario)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
 
 
 def test_no_raw_teams_id_is_stored_in_a_processed_event_key(kb, tmp_path):
