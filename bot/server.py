@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from adapters import slack, teams
+from adapters import clientfaults, slack, teams
 from adapters import web as web_chat
 from bot.assistant import Assistant
 from bot.conversation import Conversation
@@ -107,6 +107,7 @@ def create_app(
     conversation = Conversation(
         assistant, recorder, settings.default_school, metrics, settings.store_questions, hasher
     )
+    clientfaults.install()
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[ASSISTANT] = assistant
     app[CONVERSATION] = conversation

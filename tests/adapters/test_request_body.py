@@ -99,3 +99,52 @@ def test_a_body_that_arrives_in_time_is_read_whole(assistant, monkeypatch):
             assert r.status == 200 and (await r.json())["status"] == "answered"
 
     asyncio.run(main())
+
+
+SLACK = Settings(
+    teams_no_auth=True,
+    slack_signing_secret="s3cret",
+    slack_bot_token="xoxb-test",
+    slack_api_url="http://127.0.0.1:9/api/",
+)
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/ask", "/api/feedback", "/api/escalate", "/api/messages", "/slack/events"]
+)
+def test_a_body_that_does_not_decode_as_its_content_encoding_says_gets_400_not_500(assistant, path: str):
+    async def main() -> None:
+        body = b'{"school": "reading", "question": "can i use tiktok at lunch?"}'
+        async with (
+            serving(create_app(assistant, SLACK, storage=False)) as base,
+            aiohttp.ClientSession() as session,
+        ):
+            for encoding in ("gzip", "deflate"):
+                headers = {"Content-Type": "application/json", "Content-Encoding": encoding}
+                async with session.post(f"{base}{path}", data=body, headers=headers) as r:
+                    assert r.status == 400, (encoding, await r.text())
+                    assert encoding in (await r.json())["error"]
+            async with session.post(
+                f"{base}/api/ask", data=body, headers={"Content-Type": "application/json"}
+            ) as r:
+                assert r.status == 200  # the server goes on
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/ask", "/api/feedback", "/api/escalate", "/api/messages", "/slack/events"]
+)
+def test_a_body_over_the_size_cap_gets_413_with_a_json_error_on_every_route(assistant, path: str):
+    async def main() -> None:
+        async with (
+            serving(create_app(assistant, SLACK, storage=False)) as base,
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"{base}{path}", data=b"a" * 2_000_000, headers={"Content-Type": "application/json"}
+            ) as r,
+        ):
+            assert r.status == 413
+            assert (await r.json())["error"]
+
+    asyncio.run(main())
