@@ -15,9 +15,14 @@ class BadBody(PolicyBotError):
     """The request body could not be read as the JSON the route expects."""
 
 
+def _no_constant(name: str) -> object:
+    # Python reads NaN and Infinity, which JSON has not: echoed back, they made a reply no browser could parse.
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_json(raw: bytes | str) -> object:
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise BadBody(f"The request body is not valid JSON ({exc.__class__.__name__}).") from None
 

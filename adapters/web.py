@@ -48,9 +48,12 @@ HELP_MESSAGE = (
 
 
 def _error(status: int, message: str, **context) -> web.Response:
-    return web.json_response(
-        error_dict(message, context.get("school"), context.get("question")), status=status
+    """A 4xx/5xx with a JSON `error`; the school and question are echoed only when they are text (a posted
+    60 kB list is not sent back)."""
+    school, question = (
+        v if isinstance(v, str) else None for v in (context.get("school"), context.get("question"))
     )
+    return web.json_response(error_dict(message, school, question), status=status)
 
 
 def _reach(receipt: EscalationReceipt) -> str:

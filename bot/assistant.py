@@ -68,14 +68,18 @@ SHARED = "shared"  # Assistant(embedder=SHARED): the process's embedder for the 
 def clean_question(question: object) -> str:
     """The question as one line of visible text; InvalidQuestion (with what to do instead) when there is none.
 
-    A NUL is never typed by a person, and zero-width characters are invisible: a question made of them, or
-    containing a NUL, is treated as empty. Lone surrogates (a JSON `"\\ud800"`) become U+FFFD, because no
-    tokenizer, log or database can encode them.
+    Zero-width characters are invisible: a question made of them is treated as empty. A NUL is never typed by a
+    person and no database stores it: a question containing one is refused, saying so. Lone surrogates (a JSON
+    `"\\ud800"`) become U+FFFD, because no tokenizer, log or database can encode them.
     """
     if not isinstance(question, str):
         raise InvalidQuestion("The question must be text.")
+    if "\x00" in question:
+        raise InvalidQuestion(
+            "The question contains a NUL character, which cannot be typed or stored. Please type it again."
+        )
     invisible = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u180e"))
-    text = "" if "\x00" in question else " ".join(question.translate(invisible).split())
+    text = " ".join(question.translate(invisible).split())
     if not text:
         raise InvalidQuestion(
             "Please type a question, for example: can I accept a friend request from a parent?"

@@ -7,6 +7,7 @@ import json
 from collections.abc import Awaitable, Callable
 
 import aiohttp
+import pytest
 
 from bot.server import create_app
 from bot.settings import Settings
@@ -47,14 +48,19 @@ def test_api_ask_answers_4xx_never_5xx_with_a_json_message(assistant):
             (json.dumps({"school": "reading", "question": ""}).encode(), 422),
             (json.dumps({"school": "reading", "question": "x" * 200_000}).encode(), 413),
             (json.dumps({"question": "no school"}).encode(), 400),
+            (b'{"school": "reading", "question": NaN}', 400),  # not JSON, though Python reads it
+            (b'{"question": Infinity}', 400),
         ]
         for body, status in cases:
             async with session.post(
                 f"{base}/api/ask", data=body, headers={"Content-Type": "application/json"}
             ) as r:
                 assert r.status == status, (body[:40], r.status)
-                data = await r.json()
+                data = json.loads(await r.text(), parse_constant=lambda name: pytest.fail(f"{name} in reply"))
                 assert data["status"] == "error" and data["error"]
+        big = {"school": ["x"] * 5000, "question": [[1, 2]] * 5000}  # a value sent back would be 60 kB
+        async with session.post(f"{base}/api/ask", json=big) as r:
+            assert r.status == 400 and len(await r.read()) < 500
 
     serve_and(assistant, scenario)
 
@@ -112,12 +118,16 @@ def test_an_internal_error_is_a_short_apology_without_details(kb):
     serve_and(Broken(kb), scenario)
 
 
-def test_a_question_of_zero_width_characters_or_with_a_nul_is_empty_and_gets_422(assistant):
+def test_a_question_of_zero_width_characters_or_with_a_nul_gets_422_saying_what_is_wrong(assistant):
     async def scenario(session, base):
-        for question in ("\u200b\u200c\u200d\ufeff", "can i use facebook\x00 at lunch?", "\x00"):
+        for question, says in (
+            ("\u200b\u200c\u200d\ufeff", "Please type a question"),
+            ("can i use facebook\x00 at lunch?", "The question contains a NUL character"),
+            ("\x00", "The question contains a NUL character"),
+        ):
             async with session.post(f"{base}/api/ask", json={"school": "reading", "question": question}) as r:
                 assert r.status == 422, question.encode()
-                assert (await r.json())["error"].startswith("Please type a question")
+                assert (await r.json())["error"].startswith(says)
 
     serve_and(assistant, scenario)
 
