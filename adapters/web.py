@@ -15,6 +15,7 @@ import functools
 import hashlib
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from importlib import resources
 
 from aiohttp import web
@@ -36,6 +37,7 @@ from bot.followup import thread_id
 from bot.settings import Settings
 
 log = logging.getLogger("policybot.web")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CHANNEL = "web"
 USER_KEY = "web:anonymous"  # the page has no login: every asker is the same anonymous user
 # The widths of the escalation record's id columns: longer values cannot come from an answer this server gave.
@@ -280,13 +282,37 @@ async def page(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html", charset="utf-8", headers=headers)
 
 
+def json_only(handler: Handler, refused: Callable[[str, str], None]) -> Handler:
+    """`handler`, for a body sent as application/json only (415 otherwise).
+
+    Another site's page can make a browser POST text/plain here without asking first (a CORS "simple request"):
+    votes and hand-offs in a staff member's name. A JSON body needs the browser to ask first, and we never say
+    yes, so only our own page (same origin) can send one.
+    """
+
+    @functools.wraps(handler)
+    async def checked(request: web.Request) -> web.StreamResponse:
+        if request.content_type != "application/json":
+            refused(CHANNEL, "bad_content_type")
+            return _error(415, "Send the body as JSON, with Content-Type: application/json.")
+        return await handler(request)
+
+    return checked
+
+
 def mount(app: web.Application, conversation: Conversation, settings: Settings) -> str:
     """The web chat needs no credentials, so it is always on."""
     chat = WebChat(conversation, storage=settings.storage)
     app.router.add_get("/", page)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_get("/api/schools", chat.schools)
-    app.router.add_post("/api/ask", chat.ask)
-    app.router.add_post("/api/feedback", chat.feedback)
-    app.router.add_post("/api/escalate", chat.escalate)
-    return "channel web: on (GET /, POST /api/ask and /api/escalate need no credentials)"
+    for path, handler in (
+        ("/api/ask", chat.ask),
+        ("/api/feedback", chat.feedback),
+        ("/api/escalate", chat.escalate),
+    ):
+        app.router.add_post(path, json_only(handler, conversation.refused))
+    return (
+        "channel web: on (GET /, GET /api/schools and POST /api/ask, /api/feedback and /api/escalate need no "
+        "credentials)"
+    )

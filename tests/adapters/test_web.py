@@ -427,3 +427,19 @@ def test_small_talk_on_the_web_is_counted_like_any_reply(assistant):
             assert 'policybot_answers_total{channel="web",status="help"} 1.0' in await r.text()
 
     serve_and(assistant, scenario)
+
+
+def test_a_body_not_sent_as_json_gets_415_so_no_other_site_can_post_in_a_browsers_name(assistant):
+    async def scenario(session, base):
+        body = json.dumps({"school": "reading", "question": "can i use tiktok at lunch?"}).encode()
+        for path in ("/api/ask", "/api/feedback", "/api/escalate"):
+            for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+                headers = {"Content-Type": content_type} if content_type else {}
+                async with session.post(f"{base}{path}", data=body, headers=headers) as r:
+                    assert r.status == 415, (path, content_type)
+                    assert "application/json" in (await r.json())["error"]
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        async with session.post(f"{base}/api/ask", data=body, headers=headers) as r:
+            assert r.status == 200
+
+    serve_and(assistant, scenario)
