@@ -71,6 +71,7 @@ def _text(value: object) -> str | None:
 
 
 FEEDBACK_RECORDED = "Thanks, your feedback is recorded: it helps HR improve the answers."
+FEEDBACK_ALREADY = "Thanks, your feedback on this answer is already recorded."
 FEEDBACK_NOT_RECORDED = (
     "Thanks, but I could not record your feedback: the database is unavailable just now. I will keep trying "
     "while I run, but it may be lost, so please send it again later."
@@ -178,6 +179,10 @@ class Conversation:
     async def claim(self, event_key: str) -> bool:
         """True the first time this event (`kind:ids`) is seen by any replica: answer it; False: a retry."""
         return await self.recorder.claim_event(self.hasher.event_key(event_key))
+
+    async def release(self, event_key: str) -> None:
+        """Undo `claim`: handling the event failed, so a retry of it is handled, not dropped as a duplicate."""
+        await self.recorder.release_event(self.hasher.event_key(event_key))
 
     def refused(self, channel: str, kind: str) -> None:
         """Count a request a channel turned away (bad signature, bad JSON, too large...) by kind."""
@@ -421,7 +426,8 @@ class Conversation:
         kept = self.recorder.store is not None
         citation = self._citation(school, _text(clause_id))
         answer_id = _text(interaction_id)
-        if answer_id and not await self.claim(f"escalation:{user_key}:{answer_id}"):
+        claim = f"escalation:{user_key}:{answer_id}" if answer_id else None
+        if claim and not await self.claim(claim):
             # A second click on the same button (or a retried delivery of it): HR has it already.
             return EscalationReceipt(None, title, how, True, kept, True, school.name, citation)
         text = _text(question) if self.store_questions else None
@@ -435,6 +441,10 @@ class Conversation:
             interaction_id=_text(interaction_id),
         )
         recorded = await self.recorder.record_durably(escalation)
+        if claim and not recorded:
+            await self.release(
+                claim
+            )  # a click once the database is back must be recorded, not called a repeat
         log.info("escalation channel=%s school=%s role=%s recorded=%s", channel, school.id, role_id, recorded)
         return EscalationReceipt(escalation, title, how, recorded, kept, False, school.name, citation)
 
@@ -467,6 +477,11 @@ class Conversation:
         user = self.hasher.user(user_key)
         school_id, clause_id, interaction_id = (_text(v) for v in (school_id, clause_id, interaction_id))
         comment = _text(comment) if self.store_questions else None
+        # One vote per person per answer: a second click, or a script posting the same id again and again,
+        # must not count twice in the report.
+        claim = f"feedback:{user_key}:{interaction_id}" if interaction_id else None
+        if claim and not await self.claim(claim):
+            return FeedbackReceipt(True, FEEDBACK_ALREADY)
         recorded = await self.recorder.record_durably(
             Feedback(
                 helpful=bool(helpful),
@@ -488,6 +503,10 @@ class Conversation:
         )
         if recorded:
             return FeedbackReceipt(True, FEEDBACK_RECORDED)
+        if claim:
+            await self.release(
+                claim
+            )  # a vote once the database is back must be recorded, not called a repeat
         return FeedbackReceipt(
             False, FEEDBACK_NOT_KEPT if self.recorder.store is None else FEEDBACK_NOT_RECORDED
         )

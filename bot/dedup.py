@@ -28,3 +28,8 @@ class EventDeduplicator:
                 return False
             self._seen[event_id] = now
             return True
+
+    def forget(self, event_id: str) -> None:
+        """As if `event_id` had never been seen: its handling failed, and a retry must be handled again."""
+        with self._lock:
+            self._seen.pop(event_id, None)

@@ -370,6 +370,17 @@ class Recorder:
         # Seen here already (while the database was down or not ready yet) counts as seen, whatever it says.
         return claimed and first_here
 
+    async def release_event(self, key: str) -> None:
+        """Undo `claim_event`: what the key claimed failed, and a retry should be done, not dropped. Best effort:
+        with the database down, only this process forgets (the claim was only this process's then too)."""
+        self.local_events.forget(key)
+        if self.store is None or not self.ready:
+            return
+        try:
+            await asyncio.wait_for(self.store.release_event(key), QUICK_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001
+            self._mark_down(exc)
+
     async def school_of(self, user_hash: str) -> str | None:
         if self.store is not None and self.ready:
             try:

@@ -140,6 +140,12 @@ class Store:
         async with self.engine.begin() as conn:
             return (await conn.execute(stmt)).rowcount == 1
 
+    async def release_event(self, key: str) -> None:
+        """Forget a claimed key: what it claimed could not be done, so a retry must be able to claim it again."""
+        stmt = schema.processed_events.delete().where(schema.processed_events.c.key == key[:255])
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt)
+
     async def set_preference(self, user_hash: str, school: str) -> None:
         values = {"user_hash": user_hash, "school": school, "updated_at": dt.datetime.now(dt.UTC)}
         stmt = self._insert(schema.user_preferences).values(**values)

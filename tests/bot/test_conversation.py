@@ -273,3 +273,56 @@ def test_a_hand_off_receipt_names_the_school_and_cites_the_clause(assistant):
         Conversation(assistant).escalate("web:a", "web", "reading", "headteacher", "q", "howitt.5.p3")
     )
     assert stray.citation is None
+
+
+def test_one_vote_per_person_per_answer_is_kept_however_often_it_is_sent(assistant, tmp_path):
+    async def main() -> None:
+        store, recorder, conversation = started(assistant, Settings(data_dir=tmp_path))
+        await _ready(store, recorder)
+        try:
+            vote = ("web", "reading", "reading.2.1", False, "i" * 32)
+            receipts = [await conversation.feedback("web:anonymous", *vote) for _ in range(5)]
+            other = await conversation.feedback(
+                "slack:T1:U2", "slack", "reading", "reading.2.1", True, "i" * 32
+            )
+            assert all(r.recorded for r in receipts) and other.recorded
+            assert "already recorded" in receipts[-1].message
+            assert sorted(f.helpful for f in await store.feedback()) == [False, True]  # one each
+        finally:
+            await recorder.stop()
+            await store.close()
+
+    asyncio.run(main())
+
+
+class _Unwritable(Recorder):
+    """A recorder whose database refuses every write, until `healed`."""
+
+    healed = False
+
+    async def record_durably(self, record) -> bool:
+        return await super().record_durably(record) if self.healed else False
+
+
+def test_a_vote_or_hand_off_that_could_not_be_recorded_is_recorded_when_sent_again(assistant, tmp_path):
+    async def main() -> None:
+        store = Store(database_url_for(Settings(data_dir=tmp_path)))
+        recorder = _Unwritable(store, Metrics())
+        conversation = Conversation(assistant, recorder)
+        await _ready(store, recorder)
+        try:
+            vote = ("web:anonymous", "web", "reading", "reading.2.1", True, "j" * 32)
+            hand_off = ("slack:T1:U1", "slack", "reading", "headteacher", "can i post?", None, "j" * 32)
+            assert not (await conversation.feedback(*vote)).recorded
+            assert not (await conversation.escalate(*hand_off)).recorded
+            recorder.healed = True
+            again = await conversation.feedback(*vote)
+            assert again.recorded and "already" not in again.message  # recorded now, not called a repeat
+            handed = await conversation.escalate(*hand_off)
+            assert handed.recorded and not handed.duplicate
+            assert len(await store.feedback()) == 1 and len(await store.escalations()) == 1
+        finally:
+            await recorder.stop()
+            await store.close()
+
+    asyncio.run(main())
