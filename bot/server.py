@@ -108,7 +108,7 @@ def create_app(
         assistant, recorder, settings.default_school, metrics, settings.store_questions, hasher
     )
     clientfaults.install()
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[json_errors])
     app[ASSISTANT] = assistant
     app[CONVERSATION] = conversation
     app[METRICS] = metrics
@@ -180,8 +180,22 @@ async def _stop_storage(app: web.Application) -> None:
 
 def authorised(request: web.Request) -> bool:
     token = request.app[SETTINGS].admin_token or ""
-    given = request.headers.get("Authorization", "")
-    return bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+    scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
+    # The scheme is case-insensitive (RFC 9110): "bearer x" is as good as "Bearer x".
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode())
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler) -> web.StreamResponse:
+    """A wrong path or method under /api/ is answered like every other API error, with a JSON `error`: the page
+    and scripts read that, not aiohttp's plain-text "404: Not Found"."""
+    try:
+        return await handler(request)
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
+        if not request.path.startswith("/api/"):
+            raise
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return web.json_response({"error": exc.reason}, status=exc.status, headers=headers)
 
 
 async def admin_health(request: web.Request) -> web.Response:

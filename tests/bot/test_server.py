@@ -106,3 +106,40 @@ def test_answers_are_worked_out_on_as_many_threads_as_the_settings_say(assistant
             assert 1 <= len(answering) <= 2, answering
 
     asyncio.run(main())
+
+
+def test_the_admin_token_is_taken_whatever_the_case_of_its_scheme_and_nothing_else_is(assistant, tmp_path):
+    async def main() -> None:
+        app = create_app(assistant, Settings(data_dir=tmp_path, admin_token="s3cret-admin"), storage=False)
+        async with serving(app) as base, aiohttp.ClientSession() as session:
+            for header, status in (
+                ("Bearer s3cret-admin", 200),
+                ("bearer s3cret-admin", 200),
+                ("BEARER s3cret-admin", 200),
+                ("Bearer s3cret-admin2", 401),
+                ("Basic s3cret-admin", 401),
+                ("s3cret-admin", 401),
+                ("Bearer", 401),
+            ):
+                headers = {"Authorization": header}
+                async with session.get(f"{base}/admin/health", headers=headers) as r:
+                    assert r.status == status, header
+
+    asyncio.run(main())
+
+
+def test_a_wrong_path_or_method_under_api_gets_a_json_error(assistant):
+    async def main() -> None:
+        async with (
+            serving(create_app(assistant, Settings(), storage=False)) as base,
+            aiohttp.ClientSession() as session,
+        ):
+            async with session.get(f"{base}/api/ask") as r:
+                assert r.status == 405 and "POST" in r.headers["Allow"]
+                assert (await r.json())["error"] == "Method Not Allowed"
+            async with session.post(f"{base}/api/nope", json={}) as r:
+                assert r.status == 404 and (await r.json())["error"] == "Not Found"
+            async with session.get(f"{base}/nope") as r:  # outside the API, aiohttp's own page
+                assert r.status == 404
+
+    asyncio.run(main())
