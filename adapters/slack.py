@@ -216,7 +216,9 @@ def build_slack_app(
     def _value(body: dict) -> dict[str, Any]:
         try:
             value = json.loads(body["actions"][0]["value"])
-        except (KeyError, IndexError, ValueError):
+        except (KeyError, IndexError, ValueError, TypeError):
+            return {}
+        if not isinstance(value, dict):  # our buttons carry an object; anything else is not one of ours
             return {}
         return {**value, "q": html.unescape(str(value.get("q") or ""))}
 
@@ -443,6 +445,55 @@ def conversation_of(body: object) -> str | None:
     return thread_id(body.get("team_id"), channel, thread_ts if isinstance(thread_ts, str) else None)
 
 
+_EVENT_TEXT_FIELDS = (
+    "type",
+    "text",
+    "channel",
+    "channel_type",
+    "thread_ts",
+    "ts",
+    "user",
+    "bot_id",
+    "subtype",
+)
+
+
+def _check_shape(body: dict) -> None:
+    """BadBody unless the fields our listeners and bolt's matchers read have the types Slack sends: a signed
+    body with `"event": "x"` or `"actions": []` is still input, and failed inside bolt or a listener after the
+    ack (an error and a traceback in the log for each)."""
+
+    def fail(what: str) -> None:
+        raise BadBody(f"Slack request not understood ({what}).")
+
+    authorizations = body.get("authorizations")
+    if authorizations is not None and not (
+        isinstance(authorizations, list) and all(isinstance(a, dict) for a in authorizations)
+    ):
+        fail("authorizations")
+    if "event" in body:
+        event = body["event"]
+        if not isinstance(event, dict):
+            fail("event")
+        if any(
+            event.get(name) is not None and not isinstance(event[name], str) for name in _EVENT_TEXT_FIELDS
+        ):
+            fail("event fields")
+    if body.get("type") == "block_actions":
+        actions, user = body.get("actions"), body.get("user")
+        if not isinstance(actions, list) or not actions or not all(isinstance(a, dict) for a in actions):
+            fail("actions")
+        if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+            fail("user")
+        for action in actions:
+            for name in ("action_id", "value", "block_id"):
+                if action.get(name) is not None and not isinstance(action[name], str):
+                    fail(f"action {name}")
+            option = action.get("selected_option")
+            if option is not None and not (isinstance(option, dict) and isinstance(option.get("value"), str)):
+                fail("selected_option")
+
+
 def _bolt_request(body: bytes, query: str, headers) -> AsyncBoltRequest:
     """The request as bolt reads it, or BadBody: bolt itself raises (500) on a body that is not UTF-8, not
     JSON where JSON is due, or JSON but not an object. Even a signed body is checked: it is still input."""
@@ -452,11 +503,11 @@ def _bolt_request(body: bytes, query: str, headers) -> AsyncBoltRequest:
         raise BadBody("The request body is not UTF-8 text.") from None
     # Where bolt parses JSON (slack_bolt.request.internals.parse_body), check it is an object first.
     if text.startswith(("{", "[", '"')) or headers.get("Content-Type", "").startswith("application/json"):
-        parse_json_object(text, "a JSON object")
+        _check_shape(parse_json_object(text, "a JSON object"))
     elif "payload" in text:
         payload = dict(parse_qsl(text, keep_blank_values=True)).get("payload")
         if payload is not None:
-            parse_json_object(payload, "a payload that is a JSON object")
+            _check_shape(parse_json_object(payload, "a payload that is a JSON object"))
     try:
         return AsyncBoltRequest(body=text, query=query, headers=headers)
     except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:

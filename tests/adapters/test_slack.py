@@ -442,6 +442,44 @@ def test_signed_bodies_that_are_not_a_json_object_or_not_utf8_get_400_not_500(as
     serve_slack(assistant, scenario)
 
 
+def test_signed_events_and_clicks_of_the_wrong_shape_get_400_and_log_no_error(assistant, caplog):
+    async def scenario(h: Harness) -> None:
+        def click(**changes) -> bytes:
+            payload = {**button_click("feedback_up", '{"i": "x"}', f"{h.slack.url}/response/up"), **changes}
+            return urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+
+        events = [event_body(e, f"EvShape{i}") for i, e in enumerate(({"x": 1}, [1], "x"))]  # type: ignore[arg-type]
+        events += [
+            event_body(dm(5, "1.1"), "EvShapeText"),  # type: ignore[arg-type]
+            event_body({**dm("hi", "1.2"), "thread_ts": 5}, "EvShapeTs"),
+            event_body({**dm("hi", "1.3"), "channel": ["C"]}, "EvShapeChannel"),
+        ]
+        events[0] = json.dumps({**json.loads(events[0]), "event": "x"}).encode()
+        for body in events:
+            assert await h.post(body, sign(body)) == 400, body[:80]
+        clicks = [
+            click(actions=[]),
+            click(actions="x"),
+            click(user="x"),
+            click(user=[1]),
+            click(actions=[{"action_id": "feedback_up", "value": 5}]),
+            click(actions=[{"action_id": "choose_school", "selected_option": "x"}]),
+        ]
+        for body in clicks:
+            assert await h.post(body, sign(body), "application/x-www-form-urlencoded") == 400, body[:80]
+        # a click of the right shape whose value is not one of ours is acked and does no harm
+        odd = click(
+            actions=[{"action_id": "feedback_up", "block_id": "b", "value": "[1, 2]", "type": "button"}]
+        )
+        assert await h.post(odd, sign(odd), "application/x-www-form-urlencoded") == 200
+        await asyncio.sleep(0.3)
+        assert await h.event(dm("can i post?", "9.2"), "EvAfterShapes") == 200
+
+    with caplog.at_level("INFO"):
+        serve_slack(assistant, scenario)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+
+
 def test_each_request_is_verified_once_by_the_front_not_again_by_bolt(assistant):
     # AckFirstDispatcher checks the signature before anything else (the 401 tests above); bolt's own
     # verification middleware would hash the same body a second time.
