@@ -390,6 +390,26 @@ def test_url_verification_gets_its_challenge_back(kb):
     run_slack(kb, scenario)
 
 
+def test_an_ssl_check_gets_an_empty_200_even_malformed_and_with_slacks_api_unreachable(assistant):
+    async def main() -> None:
+        settings = Settings(
+            slack_signing_secret=SECRET, slack_bot_token="xoxb-test", slack_api_url="http://127.0.0.1:9/api/"
+        )
+        async with (
+            serving(create_app(assistant, settings, storage=False)) as base,
+            aiohttp.ClientSession() as session,
+        ):
+            for body in (b"ssl_check=1&token=x", b"ssl_check=%zz%ff"):
+                headers = {**sign(body), "Content-Type": "application/x-www-form-urlencoded"}
+                async with session.post(f"{base}/slack/events", data=body, headers=headers) as r:
+                    assert r.status == 200 and await r.read() == b"", body
+            unsigned = b"ssl_check=1"
+            async with session.post(f"{base}/slack/events", data=unsigned) as r:
+                assert r.status == 401
+
+    asyncio.run(main())
+
+
 def serve_slack(assistant, scenario) -> None:
     """The server with Slack on, for requests that must be refused before any answer."""
 
