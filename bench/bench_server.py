@@ -5,9 +5,10 @@ process on a free 127.0.0.1 port, with Slack on (SLACK_SIGNING_SECRET, SLACK_BOT
 at the fake) and POLICYBOT_DEFAULT_SCHOOL=reading; then, with aiohttp at concurrency 50:
 
 1. POST /api/ask: a warm-up that asks every question once (at least 100 requests), then 2,000 timed
-   requests (questions and schools cycled from ../shared/eval/dev.yaml and tests/eval/chat.yaml): p50, p99, max latency, errors (non-200 or exception)
-   and requests/s; the server's RSS sampled every 50 ms from /proc/<pid>/status (peak = max(VmHWM, sampled
-   VmRSS));
+   requests (questions and schools cycled from ../shared/eval/dev.yaml and tests/eval/chat.yaml): p50, p99,
+   max latency, errors (non-200 or exception) and requests/s; the server's RSS sampled every 50 ms from
+   /proc/<pid>/status (peak = the highest sample, or VmHWM where the phase raised it past the start-up's own
+   high-water mark, which is printed apart: making the model's session takes ~90 MB for a moment);
 2. POST /slack/events: 1,000 signed `app_mention` events, each with its own event_id: time to the HTTP ack
    (p50, p99, max, errors, events/s), then a bounded wait until the fake has one chat.postMessage per event.
 
@@ -304,6 +305,11 @@ class RssSampler(threading.Thread):
         return max((kb for t, kb in self.samples if start <= t <= end), default=0)
 
 
+def serving(hwm_kb: int, startup_hwm_kb: int) -> int:
+    """A VmHWM read after a phase, if the phase raised it past the start-up's high-water mark; else 0."""
+    return hwm_kb if hwm_kb > startup_hwm_kb else 0
+
+
 def mb(kb: float) -> float:
     return kb / 1024  # /proc reports kB (KiB); MB here is MiB
 
@@ -430,7 +436,8 @@ async def bench(quick: bool) -> dict[str, Any]:
             connector = aiohttp.TCPConnector(limit=CONCURRENCY)
             async with aiohttp.ClientSession(connector=connector) as session:
                 startup_s = await wait_healthy(session, base, proc, log_file)
-                rss_start = proc_status_kb(proc.pid)["VmRSS"]
+                status = proc_status_kb(proc.pid)
+                rss_start, hwm_startup = status["VmRSS"], status["VmHWM"]
                 print(
                     f"server pid {proc.pid} on {base}: healthy after {startup_s:.2f} s, "
                     f"RSS {mb(rss_start):.1f} MB"
@@ -466,7 +473,9 @@ async def bench(quick: bool) -> dict[str, Any]:
                     session, "/api/ask distinct", distinct_request, n_ask, CONCURRENCY, proc.pid
                 )
                 hwm_after_ask = proc_status_kb(proc.pid)["VmHWM"]
-                rss_peak_ask = max(hwm_after_ask, sampler.max_kb(0.0, ask.end))
+                # VmHWM counts the start-up too (the model's session is made with a transient ~90 MB more): it
+                # says something of the phase only where it rose past the start-up's own high-water mark.
+                rss_peak_ask = max(serving(hwm_after_ask, hwm_startup), sampler.max_kb(0.0, ask.end))
                 print(f"/api/ask done in {ask.wall_s:.2f} s")
 
                 # 2. Slack app_mention events: time to the HTTP ack, then every reply posted to the fake.
@@ -519,7 +528,7 @@ async def bench(quick: bool) -> dict[str, Any]:
 
                 hwm_end = proc_status_kb(proc.pid)["VmHWM"]
                 sampler.stop()
-                rss_peak_all = max(hwm_end, sampler.max_kb(0.0, time.perf_counter()))
+                rss_peak_all = max(serving(hwm_end, hwm_startup), sampler.max_kb(0.0, time.perf_counter()))
                 slack_summary = events.summary() | {
                     "posts_expected": n_events,
                     "posts_received": posts,
@@ -538,6 +547,7 @@ async def bench(quick: bool) -> dict[str, Any]:
                     "ask_distinct_questions": distinct.summary(),
                     "rss_mb": {
                         "start": round(mb(rss_start), 1),
+                        "startup_high_water": round(mb(hwm_startup), 1),
                         "peak_ask": round(mb(rss_peak_ask), 1),
                         "peak_all": round(mb(rss_peak_all), 1),
                         "samples": len(sampler.samples),
@@ -695,7 +705,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("/api/ask p99", f"{ask['p99_ms']:.2f} ms", verdict(targets["ask_p99_ok"], "<= 50 ms")),
             (
                 "server peak RSS during /api/ask",
-                f"{rss['peak_ask']:.1f} MB (start {rss['start']:.1f}, whole run {rss['peak_all']:.1f})",
+                f"{rss['peak_ask']:.1f} MB (start {rss['start']:.1f}, whole run {rss['peak_all']:.1f}; "
+                f"start-up high-water mark {rss['startup_high_water']:.1f})",
                 verdict(targets["rss_ok"], "<= 300 MB"),
             ),
             ("Slack ack p99", f"{slack['p99_ms']:.2f} ms", verdict(targets["slack_ack_p99_ok"], "<= 50 ms")),
