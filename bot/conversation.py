@@ -442,9 +442,8 @@ class Conversation:
         )
         recorded = await self.recorder.record_durably(escalation)
         if claim and not recorded:
-            await self.release(
-                claim
-            )  # a click once the database is back must be recorded, not called a repeat
+            # A click once the database is back must be recorded, not called a repeat.
+            await self.release(claim)
         log.info("escalation channel=%s school=%s role=%s recorded=%s", channel, school.id, role_id, recorded)
         return EscalationReceipt(escalation, title, how, recorded, kept, False, school.name, citation)
 
@@ -504,9 +503,8 @@ class Conversation:
         if recorded:
             return FeedbackReceipt(True, FEEDBACK_RECORDED)
         if claim:
-            await self.release(
-                claim
-            )  # a vote once the database is back must be recorded, not called a repeat
+            # A vote once the database is back must be recorded, not called a repeat.
+            await self.release(claim)
         return FeedbackReceipt(
             False, FEEDBACK_NOT_KEPT if self.recorder.store is None else FEEDBACK_NOT_RECORDED
         )
