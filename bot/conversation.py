@@ -333,9 +333,9 @@ class Conversation:
         if not thread:
             return await self.ask(question, school_id)
         key = self.hasher.event_key(f"thread:{thread}")
-        # Two messages of one thread at once (a Teams chat, two web tabs) would both read the thread before
-        # either saved its turn; in this process they take turns (replicas may still interleave).
-        async with self._threads.hold(key):
+        # Two messages of one thread at once (a Teams chat, two web tabs, or two replicas each given one) would
+        # both read the thread before either saved its turn: they take turns, in this process and across replicas.
+        async with self._threads.hold(key), self.recorder.thread_lock(key):
             state = await self.recorder.thread(key)
             context = state.turns if state is not None and state.school == school_id else ()
             answer = await self.ask(question, school_id, context)

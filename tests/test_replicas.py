@@ -201,3 +201,52 @@ def test_a_follow_up_delivered_to_the_other_replica_is_still_read_in_its_thread(
             await store.close()
 
     asyncio.run(main())
+
+
+def test_two_messages_of_one_thread_given_to_two_replicas_at_once_are_answered_in_order(
+    postgres_url, assistant, monkeypatch
+):
+    """Replica A is still answering "can i go on fb at lunch?" when "what about on my own phone?", sent a moment
+    later, reaches replica B. B waits for A's turn to be saved, then reads the follow-up in its light."""
+    import threading
+
+    from bot.server import RECORDER, create_app
+    from tests.fakes.servers import serving
+    from tests.test_storage_server import eventually
+
+    first_question = "can i go on fb at lunch?"
+    answering = threading.Event()
+    ask = type(assistant).ask
+
+    def slow_first(self, question, school_id, context=()):
+        if question == first_question:
+            answering.set()
+            time.sleep(0.8)  # on an answer thread: the replicas' event loops go on
+        return ask(self, question, school_id, context)
+
+    monkeypatch.setattr(type(assistant), "ask", slow_first)
+    settings = Settings(database_url=postgres_url, hash_salt="replicas-share-one-salt")
+
+    async def main() -> None:
+        replica_a, replica_b = create_app(assistant, settings), create_app(assistant, settings)
+        async with (
+            serving(replica_a) as a,
+            serving(replica_b) as b,
+            aiohttp.ClientSession() as session,
+        ):
+            await eventually(lambda: replica_a[RECORDER].ready and replica_b[RECORDER].ready)
+
+            async def post(base: str, question: str) -> dict:
+                body = {"school": "reading", "question": question, "thread": "page-9"}
+                async with session.post(f"{base}/api/ask", json=body) as r:
+                    assert r.status == 200, await r.text()
+                    return await r.json()
+
+            first = asyncio.create_task(post(a, first_question))
+            await eventually(answering.is_set)
+            follow = await post(b, "what about on my own phone?")
+            assert first.done()  # B answered only once A had
+            assert not (await first)["follow_up"]
+        assert follow["follow_up"] and "own equipment" in follow["clauses"][0]["text"]
+
+    asyncio.run(main())

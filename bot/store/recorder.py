@@ -27,6 +27,8 @@ import asyncio
 import datetime as dt
 import logging
 from collections import OrderedDict, deque
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 
@@ -47,6 +49,10 @@ GATHER_SECONDS = 0.2
 MAX_WRITE_DELAY = 1.0  # the promise: a healthy database has every record within this of its answer
 DURABLE_TIMEOUT = 3.0  # seconds a person waits for their feedback to be written before being told it was not
 QUICK_TIMEOUT = 1.0  # seconds a question may wait on the database for dedup or a chosen school
+THREAD_LOCK_WAIT = 2.0  # seconds a thread's message waits for another replica to finish the one before it
+# Threads held at once against other replicas, each on a connection of its own: well under the pool's 15 (5 and
+# 10 overflow), so the reads and writes the holders make while they hold always find a connection in the end.
+THREAD_LOCKS = 8
 WRITE_TIMEOUT = 10.0
 THREAD_IDLE = dt.timedelta(
     minutes=30
@@ -94,6 +100,7 @@ class Recorder:
         self.local_events = EventDeduplicator()
         self.local_schools: dict[str, str] = {}
         self.local_threads: OrderedDict[str, Thread] = OrderedDict()
+        self._thread_locks = asyncio.Semaphore(THREAD_LOCKS)
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._stopping = False
@@ -393,6 +400,30 @@ class Recorder:
                     self.local_schools[user_hash] = chosen
                     return chosen
         return self.local_schools.get(user_hash)
+
+    @asynccontextmanager
+    async def thread_lock(self, key: str) -> AsyncIterator[None]:
+        """Hold the thread `key` (already hashed) against other replicas for the block, so that two messages of
+        one thread that reach two replicas at once are read and answered one after the other. Best effort: with
+        no database, the database down, or the lock not got within THREAD_LOCK_WAIT, the block runs anyway
+        (this process's own per-thread lock still orders what reaches it)."""
+        if self.store is None or not self.ready or not self.store.shared_by_replicas:
+            yield
+            return
+        async with self._thread_locks, AsyncExitStack() as stack:
+            locked = self.store.thread_lock(key, THREAD_LOCK_WAIT)
+            try:
+                got = await asyncio.wait_for(
+                    stack.enter_async_context(locked), THREAD_LOCK_WAIT + QUICK_TIMEOUT
+                )
+            except Exception as exc:  # noqa: BLE001 - the database failed: answer on this replica's lock alone
+                self._mark_down(exc)
+            else:
+                if not got:
+                    log.warning(
+                        "thread busy on another replica for %.0f s; answering anyway", THREAD_LOCK_WAIT
+                    )
+            yield
 
     async def thread(self, key: str) -> Thread | None:
         """The thread under `key` (already hashed) unless idle for THREAD_IDLE: from the database, so every

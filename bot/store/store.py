@@ -11,7 +11,8 @@ import asyncio
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,32 @@ class Store:
         )
         async with self.engine.begin() as conn:
             await conn.execute(stmt)
+
+    @property
+    def shared_by_replicas(self) -> bool:
+        """PostgreSQL: replicas on several hosts share it. A SQLite file serves one host's one process."""
+        return self.engine.dialect.name == "postgresql"
+
+    @asynccontextmanager
+    async def thread_lock(self, key: str, wait: float) -> AsyncIterator[bool]:
+        """Hold the thread `key` against every replica for the block; yields whether it was got within `wait`
+        seconds. PostgreSQL only (a transaction-scoped advisory lock on a connection of its own, so the lock goes
+        with the transaction whatever happens); on SQLite, one host's one process, it yields True at once.
+
+        The lock is tried, not waited on: a cancelled wait could be granted just as it is cancelled and stay held
+        by a pooled connection."""
+        if not self.shared_by_replicas:
+            yield True
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        lock = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))")
+        async with self.engine.connect() as conn, conn.begin():
+            while not (got := bool((await conn.execute(lock, {"key": key})).scalar())):
+                if loop.time() >= deadline:
+                    break
+                await asyncio.sleep(0.01)
+            yield got
 
     async def get_thread(self, key: str, active_since: dt.datetime) -> Thread | None:
         """The thread under `key` if it was used at or after `active_since`; an idle one is as good as gone."""
