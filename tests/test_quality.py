@@ -77,7 +77,24 @@ DIALOGUE_FLOORS = {
 }
 
 
-def test_dialogues_read_follow_ups_in_their_thread_above_their_floors(assistant):
-    metrics, misses = _report(assistant, REPO / "tests" / "eval" / "dialogues.yaml")
-    for metric, floor in DIALOGUE_FLOORS.items():
+# tests/eval/dialogues2.yaml: 20 more dialogues (52 turns) by a writer who saw only the seeds, scored once before
+# anything was changed for it: first turns 0.850 / 1.000, follow-ups 0.778 / 0.926, contacts, drift and
+# sensitivity all 1.0. Its floors are that first score less a case or two, so the set keeps measuring.
+DIALOGUE2_FLOORS = {
+    "first_top1": 0.80,
+    "first_top3": 0.95,
+    "follow_top1": 0.74,
+    "follow_top3": 0.88,
+    "contacts": 0.95,
+    "no_match": 0.95,
+    "sensitive": 1.0,
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "floors"), [("dialogues.yaml", DIALOGUE_FLOORS), ("dialogues2.yaml", DIALOGUE2_FLOORS)]
+)
+def test_dialogues_read_follow_ups_in_their_thread_above_their_floors(assistant, name, floors):
+    metrics, misses = _report(assistant, REPO / "tests" / "eval" / name)
+    for metric, floor in floors.items():
         assert metrics[metric] >= floor, (metric, metrics, misses)

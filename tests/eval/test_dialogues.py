@@ -1,6 +1,6 @@
 """The dialogue set is sound: well-formed conversations whose every expected quote is real text of that school's policy.
 
-tests/eval/dialogues.yaml holds multi-turn conversations, each sent as one thread (shared/eval/README.md,
+tests/eval/dialogues.yaml and dialogues2.yaml hold multi-turn conversations, each sent as one thread (shared/eval/README.md,
 "Dialogue format"). A turn either expects 1-3 quotes from the asker's own school's policy or expects no policy
 answer at all (`expect: no_match`), and only a turn with a quote can be marked sensitive. Quotes are checked
 against the seed texts in shared/seeds after the scoring normalisation, each within one line of its seed, so a
@@ -19,12 +19,19 @@ from tests.conftest import CORE_ROLES as ROLES
 from tests.conftest import REPO
 from tests.eval.conftest import SEED_FILES
 
-DIALOGUE_SET = REPO / "tests" / "eval" / "dialogues.yaml"
-DIALOGUES = yaml.safe_load(DIALOGUE_SET.read_text(encoding="utf-8"))["dialogues"]
+DIALOGUE_SETS = {
+    name: yaml.safe_load((REPO / "tests" / "eval" / name).read_text(encoding="utf-8"))["dialogues"]
+    for name in ("dialogues.yaml", "dialogues2.yaml")
+}
+DIALOGUES = [d for dialogues in DIALOGUE_SETS.values() for d in dialogues]
 TURN_KEYS = {"question", "quote_any", "contact_any", "expect", "sensitive"}
+# The six roles every school has, and the others knowledge/roles.yaml names (the police, legal services).
+KNOWN_ROLES = frozenset(
+    yaml.safe_load((REPO / "knowledge" / "roles.yaml").read_text(encoding="utf-8"))["roles"]
+)
 
 
-def test_dialogue_ids_are_unique():
+def test_dialogue_ids_are_unique_across_the_sets():
     assert not [i for i, n in Counter(d["id"] for d in DIALOGUES).items() if n > 1]
 
 
@@ -41,7 +48,7 @@ def test_a_dialogue_is_at_a_known_school_and_every_turn_asks_something(dialogue)
 def test_a_turn_expects_either_quotes_or_no_match_and_only_known_contacts(dialogue):
     for turn in dialogue["turns"]:
         question = turn["question"]
-        assert set(turn.get("contact_any") or ()) <= ROLES, question
+        assert set(turn.get("contact_any") or ()) <= ROLES | KNOWN_ROLES, question
         if turn.get("expect") == "no_match":
             assert not turn.get("quote_any") and not turn.get("contact_any"), question
             assert not turn.get("sensitive"), "only a turn with a quote can be sensitive: " + question
@@ -60,10 +67,12 @@ def test_every_quote_is_within_one_line_of_that_schools_seed_policy(dialogue, se
             assert any(wanted in line for line in lines), (dialogue["id"], quote)
 
 
-def test_the_set_has_follow_ups_drift_and_sensitive_first_turns_at_every_school():
-    per_school = Counter(d["school"] for d in DIALOGUES)
+@pytest.mark.parametrize("name", sorted(DIALOGUE_SETS))
+def test_each_set_has_follow_ups_drift_and_sensitive_first_turns_at_every_school(name):
+    dialogues = DIALOGUE_SETS[name]
+    per_school = Counter(d["school"] for d in dialogues)
     assert set(per_school) == set(SEED_FILES)
-    assert sum(len(d["turns"]) > 1 for d in DIALOGUES) == len(DIALOGUES), "every dialogue has a follow-up"
-    follow_ups = [t for d in DIALOGUES for t in d["turns"][1:]]
+    assert sum(len(d["turns"]) > 1 for d in dialogues) == len(dialogues), "every dialogue has a follow-up"
+    follow_ups = [t for d in dialogues for t in d["turns"][1:]]
     assert sum(t.get("expect") == "no_match" for t in follow_ups) >= 5
-    assert sum(bool(d["turns"][0].get("sensitive")) for d in DIALOGUES) >= 5
+    assert sum(bool(d["turns"][0].get("sensitive")) for d in dialogues) >= 4
