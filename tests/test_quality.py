@@ -51,6 +51,8 @@ CHAT_FLOORS = {
     "chat.yaml": {"top1": 0.90, "top3": 0.97, "contacts": 0.90, "no_match": 0.85},
     "chat2.yaml": {"top1": 0.85, "top3": 0.93, "contacts": 0.90, "no_match": 0.85},
     "chat3.yaml": {"top1": 0.85, "top3": 0.92, "contacts": 0.90, "no_match": 0.95},
+    # situations written apart and scored once (0.725 / 0.875 / 0.941 / 0.900): the unseen estimate, held
+    "situations2.yaml": {"top1": 0.69, "top3": 0.84, "contacts": 0.88, "no_match": 0.85},
 }
 
 

@@ -13,7 +13,7 @@ from tests.conftest import CORE_ROLES as ROLES
 from tests.conftest import REPO
 from tests.eval.conftest import SEED_FILES
 
-SETS = sorted((REPO / "tests" / "eval").glob("chat*.yaml"))
+SETS = sorted([*(REPO / "tests" / "eval").glob("chat*.yaml"), REPO / "tests" / "eval" / "situations2.yaml"])
 
 
 @pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
