@@ -134,9 +134,12 @@ def search_in_thread(
     ):
         return ThreadSearch(_cut(bare, limit), False)  # far from every clause: a change of subject
     combined = retriever.search(school_id, f"{subject} {question}", THREAD_SEARCH)
-    prior = retriever.search(school_id, subject, THREAD_SEARCH)
     factor = (1.0 if form == LEANING else PLAIN_FACTOR) * thread_share(bare.semantic)
-    hits = _added(((1.0, bare), (COMBINED_WEIGHT * factor, combined), (PRIOR_WEIGHT * factor, prior)), limit)
+    weighted = [(1.0, bare)]
+    if factor > 0:  # a message clear on its own ranks by its own search alone: the others are not made
+        prior = retriever.search(school_id, subject, THREAD_SEARCH)
+        weighted += [(COMBINED_WEIGHT * factor, combined), (PRIOR_WEIGHT * factor, prior)]
+    hits = _added(weighted, limit)
     result = dataclasses.replace(
         bare,
         hits=hits,
