@@ -9,9 +9,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.answer_memory import AnswerMemory
 from bot.compose import DEEP_SEARCH, Answer, Composer
 from bot.errors import InvalidQuestion
 from bot.followup import search_in_thread
@@ -30,6 +31,7 @@ class Snapshot:
     retriever: Retriever
     composer: Composer
     sensitivity: SensitivityCheck
+    answers: AnswerMemory = field(default_factory=AnswerMemory)  # this version's answers to recent questions
 
 
 def build_snapshot(
@@ -172,8 +174,28 @@ class Assistant:
         snap = self._snapshot
         school = snap.kb.school(school_id)
         text = clean_question(question)
+        key = (school_id, text, self._today())
+        if not context:
+            answer = snap.answers.get(key)
+            if answer is not None:
+                return answer
         # Deep enough for the composer to find distinct related clauses without searching (and embedding) twice.
         found = search_in_thread(snap.retriever, school.id, text, context, limit=DEEP_SEARCH)
         sensitive = snap.sensitivity(text)
-        answer = snap.composer.compose(school, text, found.result, self._today(), sensitive)
-        return dataclasses.replace(answer, follow_up=True) if found.follow_up else answer
+        answer = snap.composer.compose(school, text, found.result, key[2], sensitive)
+        if found.follow_up:
+            return dataclasses.replace(answer, follow_up=True)
+        if not context:  # a first question in its thread is answered as if asked alone, whatever its thread
+            snap.answers.put(key, answer)
+        return answer
+
+    def remembered(self, question: object, school_id: str) -> Answer | None:
+        """The answer `ask` would give to `question` asked on its own, if it gave it recently; else None.
+
+        No search and no error: a question that is not remembered (or not valid) is left to `ask`, on a worker
+        thread, while a remembered one is returned at once from the event loop, without a thread's round trip."""
+        try:
+            text = clean_question(question)
+        except InvalidQuestion:
+            return None
+        return self._snapshot.answers.get((school_id, text, self._today()))

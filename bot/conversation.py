@@ -316,7 +316,12 @@ class Conversation:
     async def ask(self, question: object, school_id: str, context: tuple[Turn, ...] = ()) -> Answer:
         """The assistant's answer, worked out on a worker thread: embedding a question takes milliseconds of
         CPU that would otherwise stall every other request on the event loop, and onnxruntime releases the GIL,
-        so two questions use two cores."""
+        so two questions use two cores. A question asked on its own that was answered recently is answered at
+        once: the hop to a thread and back would cost more than the answer."""
+        if not context:
+            answer = self.assistant.remembered(question, school_id)
+            if answer is not None:
+                return answer
         return await asyncio.to_thread(self.assistant.ask, question, school_id, context)
 
     async def knows_thread(self, thread: str) -> bool:

@@ -98,8 +98,12 @@ def test_answers_are_worked_out_on_as_many_threads_as_the_settings_say(assistant
     async def main() -> None:
         app = create_app(assistant, Settings(data_dir=tmp_path, storage=False, answer_threads=2))
         async with serving(app) as base, aiohttp.ClientSession() as session:
-            body = {"school": "reading", "question": "can i go on insta at lunch?"}
-            replies = [session.post(f"{base}/api/ask", json=body) for _ in range(8)]
+            # Questions new to the process: one answered before would be answered from memory, on no thread.
+            bodies = [
+                {"school": "reading", "question": f"can i go on insta at lunch? ({i} threads)"}
+                for i in range(8)
+            ]
+            replies = [session.post(f"{base}/api/ask", json=body) for body in bodies]
             for reply in await asyncio.gather(*replies):
                 assert reply.status == 200
             answering = {t.name for t in threading.enumerate() if t.name.startswith("answer")}
