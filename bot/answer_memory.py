@@ -47,5 +47,9 @@ class AnswerMemory:
             while len(self._answers) > self.size:
                 self._answers.popitem(last=False)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._answers.clear()
+
     def __len__(self) -> int:
         return len(self._answers)

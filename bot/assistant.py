@@ -189,6 +189,10 @@ class Assistant:
             snap.answers.put(key, answer)
         return answer
 
+    def forget_answers(self) -> None:
+        """Drop the remembered answers: the next question is searched even if it was asked before (benchmarks)."""
+        self._snapshot.answers.clear()
+
     def remembered(self, question: object, school_id: str) -> Answer | None:
         """The answer `ask` would give to `question` asked on its own, if it gave it recently; else None.
 

@@ -81,6 +81,15 @@ def test_a_reloaded_knowledge_base_starts_with_an_empty_memory(counting, kb):
     assert counting.remembered(QUESTION, "howitt") is None
 
 
+def test_forgetting_the_answers_makes_the_next_question_search_again(counting):
+    counting.ask(QUESTION, "howitt")
+    searches = counting.searches
+    counting.forget_answers()
+    assert counting.remembered(QUESTION, "howitt") is None
+    counting.ask(QUESTION, "howitt")
+    assert counting.searches > searches
+
+
 def test_invalid_questions_are_not_remembered_but_left_to_ask_to_refuse(counting):
     for question in ("", "   ", None, 42, "x\x00y", "x" * 5000):
         assert counting.remembered(question, "howitt") is None
