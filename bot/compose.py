@@ -651,11 +651,12 @@ class Composer:
     def routed(self, school: School, question: str, result: SearchResult, today: dt.date) -> Answer:
         """A route is never declined. It leads with its contact and its message, and quotes the school's own
         clause on the route's topic when the search ranks one, else the best clause when the search is sure of
-        it, else the school's clause on the topic if its policies have one; otherwise the message stands alone."""
+        it (unless the route is unmistakable: then its words matching another clause are beside the point),
+        else the school's clause on the topic if its policies have one; otherwise the message stands alone."""
         route = result.route
         assert route is not None
         clause = next((h.clause for h in result.hits[:3] if route.topic in h.clause.topics), None)
-        if clause is None and result.confident and result.best is not None:
+        if clause is None and result.confident and result.best is not None and not result.route_clear:
             clause = result.best.clause  # the search is sure of its clause: quote it under the route's lead
         if clause is None:
             terms = set(result.terms)

@@ -145,6 +145,9 @@ def search_in_thread(
         hits=hits,
         confident=bare.confident or combined.confident,
         route=bare.route or combined.route,
+        # Only the message itself makes a route unmistakable: "and do the police get told?" after a worry about
+        # a child is still asking about the police.
+        route_clear=bare.route_clear,
     )
     return ThreadSearch(result, True)
 

@@ -71,6 +71,10 @@ class Route:
     lead: str
     message: str
     examples: tuple[str, ...]
+    # A safety net under the examples: a question naming one of `about` (a child) and one of `signs` (a harm)
+    # takes the route however near its wording sits to a clause's examples ("posting photos of his bruises").
+    about: tuple[str, ...] = ()
+    signs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -606,10 +610,31 @@ class _Loader:
                     path, value.line_of("examples"), f"route `{rid}`: `examples` must be a list of questions"
                 )
                 continue
+            about, signs = self._route_signs(path, str(rid), value)
             if topic and lead and message:
                 cleaned = tuple(" ".join(e.split()) for e in examples if e.strip())
-                routes.append(Route(str(rid), topic, lead, message, cleaned))
+                routes.append(Route(str(rid), topic, lead, message, cleaned, about, signs))
         return tuple(routes)
+
+    def _route_signs(self, path: Path, rid: str, value: LineDict) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """A route's optional `signs: {about: [...], any: [...]}`: both lists of words or short phrases."""
+        table = value.get("signs")
+        if table is None:
+            return (), ()
+        line = value.line_of("signs")
+        lists = [table.get(k) for k in ("about", "any")] if isinstance(table, dict) else [None, None]
+        if not all(
+            isinstance(x, list) and x and all(isinstance(w, str) and w.strip() for w in x) for x in lists
+        ):
+            self.error(
+                path,
+                line,
+                f"route `{rid}`: `signs` must have `about` (who the worry is about) and `any` (the signs), "
+                "each a list of words or short phrases",
+            )
+            return (), ()
+        about, signs = (tuple(" ".join(w.split()) for w in x) for x in lists)
+        return about, signs
 
     def load_channels(self, path: Path, schools: Mapping[str, School]) -> dict[str, str]:
         """`channels.yaml` as scope keys to school ids: `slack: {channels: {C123: howitt}}` is

@@ -56,6 +56,11 @@ SEMANTIC_ACCEPT = 0.65  # a clause this close in meaning answers even when the w
 SEMANTIC_REJECT = 0.35  # a clause no closer than this never answers, whatever words it shares
 ROUTE_ACCEPT = 0.40  # a question this close to a route's examples (routes.yaml) may take that route,
 ROUTE_MARGIN = -0.04  # if it is about as close to them as to any clause's examples
+# A question this much nearer a route's examples than any clause's is unmistakably the route's ("a yr 5 girl
+# says an older lad keeps asking her for pics"): its answer quotes the school's clause on the route's topic, not
+# whichever clause its words happen to match best. Nearer the margin ("a mum keeps DMing me about her son's
+# reading") the best clause is kept under the route's lead.
+ROUTE_CLEAR = 0.06
 ROUTE_BM25_SHARE = 0.5  # ...and the idf-weighted share of the question's words its best example must have
 ROUTE_BM25_ACCEPT = 8.0  # the same on BM25 alone, when no embedding model is loaded
 # A question this close to scope.yaml's off-topic examples (mean of its two nearest), and nearer them than to the
@@ -81,6 +86,9 @@ class SearchResult:
     semantic: float | None = None  # the best hit's cosine similarity; None without an embedding model
     nearest_example: float = 0.0  # mean cosine of the two example questions nearest the question (for routes)
     route: Route | None = None  # a knowledge-level route the question takes (child safety), if any
+    route_clear: bool = (
+        False  # the route is unmistakable: its signs, or ROUTE_CLEAR nearer it than any clause
+    )
     off_topic: bool = False  # nearer scope.yaml's off-topic examples than any clause's: declined
 
     @property
@@ -573,23 +581,57 @@ class RouteIndex:
         self.bm25 = Postings(None, docs, vocabulary=vocabulary) if docs else None
         self.doc_terms = [frozenset(d) for d in docs]
         self.vectors = store.matrix[store.rows_of(texts)] if store is not None and texts else None
+        analyse = terms or analyzer.terms
+        self.signs = [
+            (route, *self._signs(route, analyse)) for route in self.routes if route.about and route.signs
+        ]
 
-    def match(self, question: str, vector: np.ndarray | None, rival: float) -> tuple[Route | None, float]:
-        """The route the question takes, if any, and by how much.
+    @staticmethod
+    def _signs(
+        route: Route, terms: Callable[[str], list[str]]
+    ) -> tuple[frozenset[str], tuple[frozenset[str], ...]]:
+        """The terms naming whom a route is about (synonyms included: "kid" is a pupil), and each sign as the
+        terms it needs, all of them ("self harm" needs both words; "bruised" and "bruises" are one stem). A
+        question's terms carry the same synonyms as a sign's, so requiring all of a sign's is fair."""
+        about = frozenset(t for word in route.about for t in terms(word))
+        signs = (frozenset(terms(sign)) for sign in route.signs)
+        return about, tuple(s for s in signs if s)
+
+    def signalled(self, question: str) -> Route | None:
+        """The first route whose signs the question shows: someone it is about, and one of its signs."""
+        if not self.signs:
+            return None
+        present = {t for g in self.analyzer.groups(question) for t in g}
+        for route, about, signs in self.signs:
+            if about & present and any(sign <= present for sign in signs):
+                return route
+        return None
+
+    def match(
+        self, question: str, vector: np.ndarray | None, rival: float
+    ) -> tuple[Route | None, float, bool]:
+        """The route the question takes, if any; by how much; and whether it is unmistakable (ROUTE_CLEAR).
 
         By meaning, a route is taken when the question is near its examples (ROUTE_ACCEPT) and at least about
         as near them as to the school's own clause examples (`rival`, ROUTE_MARGIN): "a pupil DMd me saying she is
         scared to go home" is nearer the child-safety examples than any clause's; "a mum keeps DMing me about
         her son's reading" is nearer the clauses on parents. Without a model, BM25 over the examples decides.
+        Either way, a question showing a route's signs takes it ("a pupil posted photos of her bruises": its
+        words sit near the clauses on posting photos, but it is a worry about a child).
         """
         if self.bm25 is None:
-            return None, 0.0
+            return None, 0.0, False
+        signalled = self.signalled(question)
         if self.vectors is not None and vector is not None:
             similarity = self.vectors @ vector
             best = int(np.argmax(similarity))
             margin = two_nearest(similarity) - rival
+            if signalled is not None:
+                return signalled, margin, True
             taken = float(similarity[best]) >= ROUTE_ACCEPT and margin >= ROUTE_MARGIN
-            return (self.routes[self.owner[best]] if taken else None), margin
+            return (self.routes[self.owner[best]] if taken else None), margin, taken and margin >= ROUTE_CLEAR
+        if signalled is not None:
+            return signalled, 0.0, True
         asked = self.analyzer.terms(question)
         similarity = self.bm25.get_scores(asked)
         best = int(np.argmax(similarity))
@@ -603,7 +645,7 @@ class RouteIndex:
             sum(w for w, g in weights if any(t in self.doc_terms[best] for t in g)) / total if total else 0.0
         )
         taken = score >= ROUTE_BM25_ACCEPT and shared >= ROUTE_BM25_SHARE
-        return (self.routes[self.owner[best]] if taken else None), score
+        return (self.routes[self.owner[best]] if taken else None), score, False
 
 
 class OffTopicIndex:
@@ -788,7 +830,7 @@ class Retriever:
                 if school.policies not in old_indexes or not _same_policies(previous.kb, kb, school.policies):
                     to_build += _analysed_texts(kb, kb.clauses_for(school.id))
             to_build += kb.social_media_words
-            to_build += [e for r in kb.routes for e in r.examples]
+            to_build += [e for r in kb.routes for e in (*r.examples, *r.about, *r.signs)]
             by_key = {cache_key(t): t for t in dict.fromkeys(to_build)}
             for key, found in cache.get_many(list(by_key)).items():
                 analysed[by_key[key]] = found
@@ -876,9 +918,9 @@ class Retriever:
             except ModelUnavailable:  # a model loading in the background (the command line) that failed
                 vector = None
         result = self.indexes[school_id].search(question, limit, vector)
-        route, _ = self.routes.match(question, vector, result.nearest_example)
+        route, _, clear = self.routes.match(question, vector, result.nearest_example)
         if route is not None:  # a worry about a child is never declined
-            return dataclasses.replace(result, route=route)
+            return dataclasses.replace(result, route=route, route_clear=clear)
         if self.off_topic.nearer(vector, result.nearest_example):
             return dataclasses.replace(result, confident=False, off_topic=True)
         return result

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.bot.test_knowledge import _errors, _line_of
 
 
@@ -47,3 +49,68 @@ def test_a_school_without_the_lead_role_is_reported(kb_copy: Path):
     ]
     school.write_text("\n".join(lines) + "\n")
     assert any("safeguarding_lead" in e and "reading" in e for e in _errors(kb_copy))
+
+
+def test_signs_without_both_lists_are_reported_with_their_line(kb_copy: Path):
+    path = kb_copy / "routes.yaml"
+    text = path.read_text()
+    start, end = text.index("    signs:"), text.index("    examples:")
+    path.write_text(text[:start] + "    signs:\n      any: [bruise]\n" + text[end:])
+    line = _line_of(path, "    signs:")
+    assert any(
+        e.startswith(f"knowledge/routes.yaml:{line}: route `child_safety`: `signs` must have `about`")
+        for e in _errors(kb_copy)
+    )
+
+
+def test_the_shipped_route_names_children_and_unmistakable_signs_of_harm(kb):
+    (route,) = kb.routes
+    assert {"pupil", "child", "kid"} <= set(route.about)
+    assert {"bruise", "self harm", "groom", "nude"} <= set(route.signs)
+    # words with an everyday meaning would send ordinary questions to the DSL
+    assert not {"cut", "belt", "kill", "hit", "black eye"} & set(route.signs)
+
+
+@pytest.mark.parametrize("semantic", [True, False], ids=["with the model", "keywords alone"])
+def test_a_child_with_a_sign_of_harm_takes_the_route_however_the_question_is_worded(semantic, kb, assistant):
+    from bot import Assistant
+
+    asker = assistant if semantic else Assistant(kb, embedder=None)
+    # Its words sit near the rules on posting photos; without the signs, three of five schools quoted those.
+    question = "a pupil has been posting photos of bruises with the caption 'home sweet home'"
+    for school in ("howitt", "wolverhampton", "crynallt", "rutland", "reading"):
+        answer = asker.ask(question, school)
+        assert answer.status == "answered" and answer.contacts[0].role == "safeguarding_lead", school
+        assert answer.sensitive, school
+
+
+def test_a_sign_word_without_a_child_or_a_child_without_a_sign_takes_no_route(assistant):
+    for question in (
+        "is it ok to share a news article about suicide prevention week on the school page",
+        "can i post a photo of my son's karate grading on my facebook",
+    ):
+        answer = assistant.ask(question, "reading")
+        assert answer.status == "answered" and answer.contacts[0].role != "safeguarding_lead", question
+
+
+def test_an_unmistakable_worry_quotes_the_schools_safeguarding_clause_not_a_clause_its_words_match(assistant):
+    # Its words ("messaging", "snapchat") match Wolverhampton's rules on messaging colleagues; its meaning is a
+    # child being groomed, and Wolverhampton's policy has a clause for exactly that.
+    question = "a girl in year 4 says a teenage boy keeps messaging her on snapchat asking for photos, she is frightened"
+    answer = assistant.ask(question, "wolverhampton")
+    assert answer.contacts[0].role == "safeguarding_lead"
+    assert answer.clause is not None and answer.clause.id == "wolverhampton.11.1"
+
+
+def test_a_borderline_route_keeps_the_clause_the_search_is_sure_of(assistant):
+    from bot.retrieval import ROUTE_CLEAR
+
+    question = (
+        "a dad keeps messaging me on facebook about his daughter's spelling homework, what should i do?"
+    )
+    found = assistant.retriever.search("wolverhampton", question)
+    if found.route is not None:  # near the route's examples, but not clearly nearer them than the clauses'
+        assert not found.route_clear
+    answer = assistant.ask(question, "wolverhampton")
+    assert answer.clause is not None and answer.clause.id != "wolverhampton.11.1"
+    assert ROUTE_CLEAR > 0
