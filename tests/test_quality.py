@@ -53,6 +53,8 @@ CHAT_FLOORS = {
     "chat3.yaml": {"top1": 0.85, "top3": 0.92, "contacts": 0.90, "no_match": 0.95},
     # situations written apart and scored once (0.725 / 0.875 / 0.941 / 0.900): the unseen estimate, held
     "situations2.yaml": {"top1": 0.69, "top3": 0.84, "contacts": 0.88, "no_match": 0.85},
+    # a third, written apart after the second had been looked at, scored once (0.750 / 0.950 / 0.800 / 0.900)
+    "situations3.yaml": {"top1": 0.72, "top3": 0.92, "contacts": 0.76, "no_match": 0.85},
 }
 
 
@@ -93,8 +95,27 @@ DIALOGUE2_FLOORS = {
 }
 
 
+# tests/eval/dialogues3.yaml: 20 dialogues (50 turns) by another writer from the seeds alone, scored once: first
+# turns 0.800 / 0.950, follow-ups 0.769 / 0.885, contacts 0.938, drift 1.0, sensitive 2 of 3 (the asker called
+# in by the head over a weekend post reads as routine to the detector). Floors: that score less a case or two.
+DIALOGUE3_FLOORS = {
+    "first_top1": 0.75,
+    "first_top3": 0.90,
+    "follow_top1": 0.73,
+    "follow_top3": 0.84,
+    "contacts": 0.87,
+    "no_match": 0.75,
+    "sensitive": 0.66,
+}
+
+
 @pytest.mark.parametrize(
-    ("name", "floors"), [("dialogues.yaml", DIALOGUE_FLOORS), ("dialogues2.yaml", DIALOGUE2_FLOORS)]
+    ("name", "floors"),
+    [
+        ("dialogues.yaml", DIALOGUE_FLOORS),
+        ("dialogues2.yaml", DIALOGUE2_FLOORS),
+        ("dialogues3.yaml", DIALOGUE3_FLOORS),
+    ],
 )
 def test_dialogues_read_follow_ups_in_their_thread_above_their_floors(assistant, name, floors):
     metrics, misses = _report(assistant, REPO / "tests" / "eval" / name)
