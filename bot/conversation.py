@@ -321,6 +321,7 @@ class Conversation:
         if not context:
             answer = self.assistant.remembered(question, school_id)
             if answer is not None:
+                self.metrics.remembered.inc()
                 return answer
         return await asyncio.to_thread(self.assistant.ask, question, school_id, context)
 

@@ -38,6 +38,11 @@ class Metrics:
         self.storage_degraded = Gauge(
             "policybot_storage_degraded", "1 while the database is unreachable", registry=self.registry
         )
+        self.remembered = Counter(
+            "policybot_answers_remembered",
+            "Answers to a question asked again today, given from memory without a search",
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "policybot_answer_seconds",
             "Time to compose an answer",

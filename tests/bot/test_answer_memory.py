@@ -121,3 +121,4 @@ def test_a_remembered_answer_is_still_logged_once_per_question_with_its_own_id(c
     assert first.interaction_id and second.interaction_id and first.interaction_id != second.interaction_id
     assert first.clause == second.clause and first.contacts == second.contacts
     assert counting.searches == 1
+    assert conversation.metrics.registry.get_sample_value("policybot_answers_remembered_total") == 1
