@@ -103,13 +103,13 @@ def thread_subject(context: Sequence[Turn]) -> str | None:
     """The words of the thread a follow-up leans on: the last answered question whose words were kept, and while
     that question itself leaned on an earlier answered one ("and on my own phone?"), that one too, oldest first.
     None when there is none: the message is then read on its own."""
-    answered = [t.question for t in context if t.status == "answered" and t.question]
+    answered = [t for t in context if t.status == "answered" and t.question]
     if not answered:
         return None
     subject = [answered.pop()]
-    while answered and form_of(subject[0]) == LEANING:
+    while answered and (subject[0].follow_up or form_of(subject[0].question or "") == LEANING):
         subject.insert(0, answered.pop())
-    return " ".join(subject)
+    return " ".join(t.question or "" for t in subject)
 
 
 def search_in_thread(
@@ -184,6 +184,7 @@ def with_turn(context: Sequence[Turn], answer: Answer, keep_text: bool = True) -
         answer.topic_id,
         answer.clause.id if answer.clause else None,
         answer.status,
+        answer.follow_up,
     )
     return (*context, turn)[-MAX_THREAD_TURNS:]
 

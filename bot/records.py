@@ -62,6 +62,7 @@ class Turn:
     topic: str | None = None
     clause_id: str | None = None
     status: str = "answered"
+    follow_up: bool = False  # it was itself read in the light of the turns before it
 
 
 @dataclass(frozen=True)

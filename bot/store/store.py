@@ -213,7 +213,10 @@ class Store:
             row = (await conn.execute(query)).mappings().first()
         if row is None:
             return None
-        turns = tuple(Turn(**t) for t in json.loads(row["turns"]))
+        # Only the fields this version knows: a replica one release ahead may have saved more.
+        turns = tuple(
+            Turn(**{k: v for k, v in t.items() if k in _TURN_FIELDS}) for t in json.loads(row["turns"])
+        )
         return Thread(row["key"], row["school"], turns, _utc(row["updated_at"]))
 
     async def purge(self, before: dt.datetime, idle_before: dt.datetime | None = None) -> dict[str, int]:
@@ -258,6 +261,9 @@ class Store:
         table = schema.metadata.tables[table_name]
         async with self.engine.connect() as conn:
             return (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+
+
+_TURN_FIELDS = frozenset(f.name for f in dataclasses.fields(Turn))
 
 
 def _row(record: Interaction | Feedback | Escalation) -> dict[str, Any]:

@@ -75,6 +75,32 @@ def test_a_follow_up_after_a_follow_up_leans_on_the_question_that_one_leaned_on(
     assert thread_subject((Turn("how do i book the minibus", None, None, "no_match"),)) is None
 
 
+def test_a_turn_that_was_itself_read_in_its_thread_carries_the_thread_on_whatever_its_form():
+    shortlisting = Turn(
+        "im shortlisting for a TA post, can we look the candidates up on facebook?", "recruitment"
+    )
+    # a complete question by its form, but it was answered as a follow-up of the shortlisting question
+    phone = Turn(
+        "can i just have a quick look myself on my phone, unofficially?", "recruitment", follow_up=True
+    )
+    assert thread_subject((shortlisting, phone)) == f"{shortlisting.question} {phone.question}"
+    alone = Turn("can i just have a quick look myself on my phone, unofficially?", "personal_use_at_work")
+    assert thread_subject((shortlisting, alone)) == alone.question
+
+
+def test_a_third_turn_is_read_in_the_light_of_the_whole_conversation_it_follows(assistant):
+    from bot.followup import ThreadMemory
+
+    threads = ThreadMemory(assistant)
+    first = threads.ask(
+        "we're hiring a new TA, can we check out the applicants' social media?", "rutland", "t"
+    )
+    second = threads.ask("can i just have a quick look myself on my phone, unofficially?", "rutland", "t")
+    third = threads.ask("and if something worrying comes up about one of them?", "rutland", "t")
+    assert first.topic_id == "recruitment" and second.follow_up and third.follow_up
+    assert third.status == "answered" and third.topic_id == "recruitment", third.clause
+
+
 def test_a_thread_keeps_its_last_few_turns_only(assistant):
     answer = assistant.ask("can i go on fb at lunch?", "reading")
     turns = ()

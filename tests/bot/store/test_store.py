@@ -106,3 +106,28 @@ def test_upgrading_forgets_event_keys_stored_with_raw_ids_and_keeps_hashed_ones(
             await store.close()
 
     asyncio.run(main())
+
+
+def test_a_thread_keeps_whether_each_turn_was_a_follow_up_and_reads_fields_a_newer_release_added(store_url):
+    import json
+
+    from sqlalchemy import update
+
+    from bot.records import Thread, Turn
+    from bot.store import schema
+
+    async def scenario(store: Store):
+        turns = (
+            Turn("can we look candidates up on fb?", "recruitment"),
+            Turn("on my phone?", follow_up=True),
+        )
+        await store.save_thread(Thread("k1", "rutland", turns))
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)
+        assert (await store.get_thread("k1", since)).turns == turns
+        # a replica one release ahead saved a field this one does not know: the turn still loads
+        newer = json.dumps([{"question": "q?", "status": "answered", "mood": "worried"}])
+        async with store.engine.begin() as conn:
+            await conn.execute(update(schema.threads).where(schema.threads.c.key == "k1").values(turns=newer))
+        assert (await store.get_thread("k1", since)).turns == (Turn("q?"),)
+
+    run(store_url, scenario)
