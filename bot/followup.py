@@ -50,8 +50,9 @@ _ACK = re.compile(
 )
 _NEW_SUBJECT = re.compile(
     r"\b(?:new q(?:uestion|n)?|different q(?:uestion|n)?|diff q(?:uestion|n)?|another q(?:uestion|n)?|"
-    r"separate (?:thing|question|q)|unrelated|totally different|something else|other thing|while i'?m here|"
-    r"on another note|change of subject|random q(?:uestion)?)\b",
+    r"(?:separate|different|diff) (?:thing|question|q|topic|matter|subject)|another (?:thing|topic|matter)|"
+    r"unrelated|totally different|something else|other thing|while i'?m here|"
+    r"on (?:another|a different|a separate) note|change of subject|random q(?:uestion)?)\b",
     re.I,
 )
 _LEANING_OPENING = re.compile(

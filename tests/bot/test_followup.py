@@ -47,6 +47,10 @@ def test_a_message_that_leans_on_the_one_before_is_a_follow_up(message):
         "cheers. where's the form for annual leave",
         "new question - can i look up candidates before an interview?",
         "unrelated, but is linkedin covered by the policy",
+        "different thing - can i campaign online for a candidate in the local elections?",
+        "another thing, are we allowed to use our own phones to take photos on trips",
+        "on a different note, does the policy say anything about linkedin",
+        "separate topic: who checks the school twitter over the holidays?",
     ],
 )
 def test_thanks_then_a_fresh_question_or_a_stated_change_of_subject_is_new(message):
