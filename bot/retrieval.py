@@ -597,18 +597,19 @@ class RouteIndex:
         signs = (frozenset(terms(sign)) for sign in route.signs)
         return about, tuple(s for s in signs if s)
 
-    def signalled(self, question: str) -> Route | None:
-        """The first route whose signs the question shows: someone it is about, and one of its signs."""
+    def signalled(self, question: str, terms: Sequence[str] | None = None) -> Route | None:
+        """The first route whose signs the question shows: someone it is about, and one of its signs.
+        `terms`: the question's terms with their synonyms, when a search has analysed it already."""
         if not self.signs:
             return None
-        present = {t for g in self.analyzer.groups(question) for t in g}
+        present = set(terms) if terms is not None else {t for g in self.analyzer.groups(question) for t in g}
         for route, about, signs in self.signs:
             if about & present and any(sign <= present for sign in signs):
                 return route
         return None
 
     def match(
-        self, question: str, vector: np.ndarray | None, rival: float
+        self, question: str, vector: np.ndarray | None, rival: float, terms: Sequence[str] | None = None
     ) -> tuple[Route | None, float, bool]:
         """The route the question takes, if any; by how much; and whether it is unmistakable (ROUTE_CLEAR).
 
@@ -621,7 +622,7 @@ class RouteIndex:
         """
         if self.bm25 is None:
             return None, 0.0, False
-        signalled = self.signalled(question)
+        signalled = self.signalled(question, terms)
         if self.vectors is not None and vector is not None:
             similarity = self.vectors @ vector
             best = int(np.argmax(similarity))
@@ -918,7 +919,7 @@ class Retriever:
             except ModelUnavailable:  # a model loading in the background (the command line) that failed
                 vector = None
         result = self.indexes[school_id].search(question, limit, vector)
-        route, _, clear = self.routes.match(question, vector, result.nearest_example)
+        route, _, clear = self.routes.match(question, vector, result.nearest_example, result.terms)
         if route is not None:  # a worry about a child is never declined
             return dataclasses.replace(result, route=route, route_clear=clear)
         if self.off_topic.nearer(vector, result.nearest_example):
