@@ -609,7 +609,12 @@ class RouteIndex:
         return None
 
     def match(
-        self, question: str, vector: np.ndarray | None, rival: float, terms: Sequence[str] | None = None
+        self,
+        question: str,
+        vector: np.ndarray | None,
+        rival: float,
+        terms: Sequence[str] | None = None,
+        off_topic: float = 0.0,
     ) -> tuple[Route | None, float, bool]:
         """The route the question takes, if any; by how much; and whether it is unmistakable (ROUTE_CLEAR).
 
@@ -618,7 +623,9 @@ class RouteIndex:
         scared to go home" is nearer the child-safety examples than any clause's; "a mum keeps DMing me about
         her son's reading" is nearer the clauses on parents. Without a model, BM25 over the examples decides.
         Either way, a question showing a route's signs takes it ("a pupil posted photos of her bruises": its
-        words sit near the clauses on posting photos, but it is a worry about a child).
+        words sit near the clauses on posting photos, but it is a worry about a child). `off_topic`: how near the
+        question is to scope.yaml's questions that no policy answers; one nearer those than the route's examples
+        is not the route's ("a parent wants to pay dinner money by card").
         """
         if self.bm25 is None:
             return None, 0.0, False
@@ -629,7 +636,13 @@ class RouteIndex:
             margin = two_nearest(similarity) - rival
             if signalled is not None:
                 return signalled, margin, True
-            taken = float(similarity[best]) >= ROUTE_ACCEPT and margin >= ROUTE_MARGIN
+            # Nearer scope.yaml's questions that no policy answers (pay, dinner money, rotas) than the route's own
+            # examples: not a worry of the route's kind, however it compares with the clauses.
+            taken = (
+                float(similarity[best]) >= ROUTE_ACCEPT
+                and margin >= ROUTE_MARGIN
+                and two_nearest(similarity) > off_topic
+            )
             return (self.routes[self.owner[best]] if taken else None), margin, taken and margin >= ROUTE_CLEAR
         if signalled is not None:
             return signalled, 0.0, True
@@ -658,11 +671,18 @@ class OffTopicIndex:
         self.examples = tuple(examples)
         self.vectors = store.matrix[store.rows_of(self.examples)] if store is not None and examples else None
 
-    def nearer(self, vector: np.ndarray | None, rival: float) -> bool:
-        """Whether a question (its vector) is near the examples, and nearer them than `rival` by the margin."""
+    def nearness(self, vector: np.ndarray | None) -> float:
+        """How near a question (its vector) is to the examples: the mean of the two nearest (0 without a model)."""
+        if self.vectors is None or vector is None:
+            return 0.0
+        return two_nearest(self.vectors @ vector)
+
+    def nearer(self, vector: np.ndarray | None, rival: float, near: float | None = None) -> bool:
+        """Whether a question (its vector) is near the examples, and nearer them than `rival` by the margin.
+        `near`: its `nearness`, when worked out already."""
         if self.vectors is None or vector is None:
             return False
-        near = two_nearest(self.vectors @ vector)
+        near = self.nearness(vector) if near is None else near
         return near >= OFF_TOPIC_ACCEPT and near - rival >= OFF_TOPIC_MARGIN
 
 
@@ -919,10 +939,11 @@ class Retriever:
             except ModelUnavailable:  # a model loading in the background (the command line) that failed
                 vector = None
         result = self.indexes[school_id].search(question, limit, vector)
-        route, _, clear = self.routes.match(question, vector, result.nearest_example, result.terms)
+        off_topic = self.off_topic.nearness(vector)
+        route, _, clear = self.routes.match(question, vector, result.nearest_example, result.terms, off_topic)
         if route is not None:  # a worry about a child is never declined
             return dataclasses.replace(result, route=route, route_clear=clear)
-        if self.off_topic.nearer(vector, result.nearest_example):
+        if self.off_topic.nearer(vector, result.nearest_example, off_topic):
             return dataclasses.replace(result, confident=False, off_topic=True)
         return result
 

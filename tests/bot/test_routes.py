@@ -114,3 +114,12 @@ def test_a_borderline_route_keeps_the_clause_the_search_is_sure_of(assistant):
     answer = assistant.ask(question, "wolverhampton")
     assert answer.clause is not None and answer.clause.id != "wolverhampton.11.1"
     assert ROUTE_CLEAR > 0
+
+
+def test_a_question_nearer_the_questions_no_policy_answers_than_the_worries_is_not_routed(assistant):
+    question = (
+        "a mum wants to pay for her son's school trip by card over the phone, how do i take the payment"
+    )
+    found = assistant.retriever.search("crynallt", question)
+    assert found.route is None
+    assert assistant.ask(question, "crynallt").message.startswith("A worry about a child") is False
