@@ -86,9 +86,8 @@ class SearchResult:
     semantic: float | None = None  # the best hit's cosine similarity; None without an embedding model
     nearest_example: float = 0.0  # mean cosine of the two example questions nearest the question (for routes)
     route: Route | None = None  # a knowledge-level route the question takes (child safety), if any
-    route_clear: bool = (
-        False  # the route is unmistakable: its signs, or ROUTE_CLEAR nearer it than any clause
-    )
+    # The route is unmistakable: the question shows its signs, or is ROUTE_CLEAR nearer it than any clause.
+    route_clear: bool = False
     off_topic: bool = False  # nearer scope.yaml's off-topic examples than any clause's: declined
 
     @property
@@ -620,8 +619,10 @@ class RouteIndex:
 
         By meaning, a route is taken when the question is near its examples (ROUTE_ACCEPT) and at least about
         as near them as to the school's own clause examples (`rival`, ROUTE_MARGIN): "a pupil DMd me saying she is
-        scared to go home" is nearer the child-safety examples than any clause's; "a mum keeps DMing me about
-        her son's reading" is nearer the clauses on parents. Without a model, BM25 over the examples decides.
+        scared to go home" is nearer the child-safety examples than any clause's; "a parent keeps messaging me on
+        facebook about her child's grades" is nearer the clauses on parents. (The margin leans towards the
+        route: "a mum keeps DMing me about her son's reading" still takes it at four schools, quoting the clause
+        on parents under the DSL.) Without a model, BM25 over the examples decides.
         Either way, a question showing a route's signs takes it ("a pupil posted photos of her bruises": its
         words sit near the clauses on posting photos, but it is a worry about a child). `off_topic`: how near the
         question is to scope.yaml's questions that no policy answers; one nearer those than the route's examples
