@@ -111,12 +111,27 @@ DIALOGUE3_FLOORS = {
 }
 
 
+# tests/eval/dialogues4.yaml: 20 dialogues (51 turns) by a fourth writer from the seeds alone, written after the
+# follow-up changes this set was meant to measure, scored once: first turns 0.850 / 0.950, follow-ups 0.852 /
+# 0.889, contacts 1.0, drift 3 of 4, sensitive 4 of 4. Floors: that score less a case or two.
+DIALOGUE4_FLOORS = {
+    "first_top1": 0.80,
+    "first_top3": 0.90,
+    "follow_top1": 0.80,
+    "follow_top3": 0.84,
+    "contacts": 0.94,
+    "no_match": 0.75,
+    "sensitive": 1.0,
+}
+
+
 @pytest.mark.parametrize(
     ("name", "floors"),
     [
         ("dialogues.yaml", DIALOGUE_FLOORS),
         ("dialogues2.yaml", DIALOGUE2_FLOORS),
         ("dialogues3.yaml", DIALOGUE3_FLOORS),
+        ("dialogues4.yaml", DIALOGUE4_FLOORS),
     ],
 )
 def test_dialogues_read_follow_ups_in_their_thread_above_their_floors(assistant, name, floors):

@@ -1,6 +1,6 @@
 """The dialogue set is sound: well-formed conversations whose every expected quote is real text of that school's policy.
 
-tests/eval/dialogues.yaml, dialogues2.yaml and dialogues3.yaml hold multi-turn conversations, each sent as one thread (shared/eval/README.md,
+tests/eval/dialogues*.yaml hold multi-turn conversations, each sent as one thread (shared/eval/README.md,
 "Dialogue format"). A turn either expects 1-3 quotes from the asker's own school's policy or expects no policy
 answer at all (`expect: no_match`), and only a turn with a quote can be marked sensitive. Quotes are checked
 against the seed texts in shared/seeds after the scoring normalisation, each within one line of its seed, so a
@@ -21,7 +21,7 @@ from tests.eval.conftest import SEED_FILES
 
 DIALOGUE_SETS = {
     name: yaml.safe_load((REPO / "tests" / "eval" / name).read_text(encoding="utf-8"))["dialogues"]
-    for name in ("dialogues.yaml", "dialogues2.yaml", "dialogues3.yaml")
+    for name in ("dialogues.yaml", "dialogues2.yaml", "dialogues3.yaml", "dialogues4.yaml")
 }
 DIALOGUES = [d for dialogues in DIALOGUE_SETS.values() for d in dialogues]
 TURN_KEYS = {"question", "quote_any", "contact_any", "expect", "sensitive"}
