@@ -102,8 +102,9 @@ def form_of(message: str) -> str:
 
 def thread_subject(context: Sequence[Turn]) -> str | None:
     """The words of the thread a follow-up leans on: the last answered question whose words were kept, and while
-    that question itself leaned on an earlier answered one ("and on my own phone?"), that one too, oldest first.
-    None when there is none: the message is then read on its own."""
+    that question itself leaned on an earlier answered one, by its form ("and on my own phone?") or because it
+    was read as a follow-up, that one too, oldest first. None when there is none: the message is then read on
+    its own."""
     answered = [t for t in context if t.status == "answered" and t.question]
     if not answered:
         return None
