@@ -137,10 +137,17 @@ def build_slack_app(
         return await next()
 
     async def turn(
-        text: str, team_id: str | None, user_id: str | None, channel_id: str | None, thread: str | None
+        text: str,
+        team_id: str | None,
+        user_id: str | None,
+        channel_id: str | None,
+        thread: str | None,
+        private: bool = False,
     ):
         key, where = user_key(team_id, user_id), scopes(team_id, channel_id)
-        return await conversation.turn(question_text(text), key, where, CHANNEL, thread=thread)
+        return await conversation.turn(
+            question_text(text), key, where, CHANNEL, thread=thread, private=private
+        )
 
     async def answer_in_channel(
         reply, client: AsyncWebClient, say, channel_id: str | None, user_id: str | None, thread_ts: str
@@ -187,7 +194,9 @@ def build_slack_app(
         if kind == "im":
             # Consecutive DMs are one conversation (for 30 minutes idle); a thread in the DM is its own.
             thread = thread_id(team_id, channel_id, thread_ts)
-            reply = await turn(event.get("text", ""), team_id, event.get("user"), channel_id, thread)
+            reply = await turn(
+                event.get("text", ""), team_id, event.get("user"), channel_id, thread, private=True
+            )
             await say(**reply_message(reply), **({"thread_ts": thread_ts} if thread_ts else {}))
             return
         if kind not in ("channel", "group") or not thread_ts:

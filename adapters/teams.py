@@ -223,7 +223,12 @@ class PolicyBot(ActivityHandler):
         text = TurnContext.remove_recipient_mention(activity) if activity.entities else (activity.text or "")
         text = " ".join(_AT_TAG.sub(" ", text or "").split())
         reply = await self.conversation.turn(
-            text, _user_key(activity), _scopes(activity), CHANNEL, thread=_thread(activity)
+            text,
+            _user_key(activity),
+            _scopes(activity),
+            CHANNEL,
+            thread=_thread(activity),
+            private=not _shared(activity),
         )
         if isinstance(reply, Answer) and reply.sensitive and _shared(activity):
             # A personal or safeguarding matter goes to the asker alone; the channel learns nothing of it.

@@ -127,7 +127,8 @@ class WebChat:
         if chat is not None:
             return chat
         try:
-            answer = await self.conversation.answer(question, school, CHANNEL, thread=thread)
+            # A web chat page is one person's conversation: a sensitive answer carries its thread on there.
+            answer = await self.conversation.answer(question, school, CHANNEL, thread=thread, private=True)
         except UnknownSchool as exc:
             refused(CHANNEL, "unknown_school")
             return _error(404, exc.user_message, school=school)

@@ -247,14 +247,17 @@ class Conversation:
         scopes: tuple[str, ...] = (),
         channel: str = "chat",
         thread: str | None = None,
+        private: bool = False,
     ) -> Reply:
         """`reply`, or an apology with someone to ask when something broke on our side (details in the log).
 
         `thread` is the channel's id for the conversation the message belongs to (a Slack thread, a Teams reply
         chain or personal chat, a web page session): a later message in it is read in the light of this one.
+        `private`: that conversation reaches the asker alone (a DM, a personal chat), so even a sensitive
+        answer carries it on.
         """
         try:
-            return await self.reply(text, user_key, scopes, channel, thread)
+            return await self.reply(text, user_key, scopes, channel, thread, private)
         except Exception:
             # Logged under the channel's own logger (policybot.slack...), where its operators look.
             logging.getLogger(f"policybot.{channel}").exception("%s turn failed", channel)
@@ -272,11 +275,12 @@ class Conversation:
         scopes: tuple[str, ...] = (),
         channel: str = "chat",
         thread: str | None = None,
+        private: bool = False,
     ) -> Reply:
         started = time.perf_counter()
         text = " ".join((text or "").split())
         school_id = await self.school_for(user_key, scopes)
-        reply = await self._reply(text, user_key, school_id, thread)
+        reply = await self._reply(text, user_key, school_id, thread, private)
         if isinstance(reply, Answer):
             reply = self._logged(reply, channel, self.hasher.user(user_key), started)
         status = reply.status if isinstance(reply, Answer) else type(reply).__name__.lower()
@@ -290,10 +294,11 @@ class Conversation:
         channel: str,
         user_key: str | None = None,
         thread: str | None = None,
+        private: bool = False,
     ) -> Answer:
         """Answer and log one question whose school is already known (the web chat, the API, the CLI)."""
         started = time.perf_counter()
-        answer = await self.ask_in_thread(question, school_id, thread)
+        answer = await self.ask_in_thread(question, school_id, thread, private)
         answer = self._logged(answer, channel, self.hasher.user(user_key) if user_key else None, started)
         self.metrics.observe(channel, answer.status, started)
         return answer
@@ -329,12 +334,15 @@ class Conversation:
         """Whether this bot answered in `thread` within the last 30 minutes (so a message there is a follow-up)."""
         return await self.recorder.thread(self.hasher.event_key(f"thread:{thread}")) is not None
 
-    async def ask_in_thread(self, question: object, school_id: str, thread: str | None) -> Answer:
+    async def ask_in_thread(
+        self, question: object, school_id: str, thread: str | None, private: bool = False
+    ) -> Answer:
         """`ask`, reading the question in the light of the thread's earlier turns, and remembering this one.
 
         The thread's state lives in the database, so a follow-up that reaches another replica reads the same
         conversation; it is forgotten after 30 minutes idle and at the retention purge. Question text is kept in
         it only where questions may be stored (or nothing is stored at all: memory, for at most 30 minutes).
+        A sensitive answer carries the thread on only where the conversation is `private` (the asker's alone).
         """
         if not thread:
             return await self.ask(question, school_id)
@@ -345,8 +353,9 @@ class Conversation:
             state = await self.recorder.thread(key)
             context = state.turns if state is not None and state.school == school_id else ()
             answer = await self.ask(question, school_id, context)
-            if answer.sensitive:
+            if answer.sensitive and not private:
                 # Answered privately: the thread (a channel's, where others may write next) must not carry it on.
+                # In a DM or personal chat it is the asker's own, and "should I reply to her?" needs it.
                 return answer
             keep_text = self.store_questions or self.recorder.store is None
             await self.recorder.save_thread(Thread(key, school_id, with_turn(context, answer, keep_text)))
@@ -372,7 +381,9 @@ class Conversation:
             self.metrics.observe(channel, type(reply).__name__.lower(), started)
         return reply
 
-    async def _reply(self, text: str, user_key: str, school_id: str | None, thread: str | None) -> Reply:
+    async def _reply(
+        self, text: str, user_key: str, school_id: str | None, thread: str | None, private: bool = False
+    ) -> Reply:
         command = _SCHOOL_COMMAND.match(text)
         if command and len(text) <= 80:
             name = command.group("name")
@@ -390,7 +401,7 @@ class Conversation:
                 text, self.schools(), "Which school are you at? I answer from your own school's policy."
             )
         try:
-            return await self.ask_in_thread(text, school_id, thread)
+            return await self.ask_in_thread(text, school_id, thread, private)
         except UnknownSchool:
             return ChooseSchool(text, self.schools(), "Which school are you at?")
         except PolicyBotError as exc:

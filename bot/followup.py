@@ -125,8 +125,15 @@ def search_in_thread(
     bare = retriever.search(school_id, question, THREAD_SEARCH)
     # "and how do I book the minibus?" leans in form but is off the policy in meaning; a worry about a child is
     # a matter of its own, whatever came before it: both stand alone. (On BM25 alone a route is too easily
-    # taken by shared words to cut a thread short.)
-    if bare.off_topic or (bare.route is not None and bare.semantic is not None):
+    # taken by shared words to cut a thread short.) A message that leans on its thread and shows none of the
+    # route's signs ("should I reply to her?" after a parent's abuse of the asker) is near the route's examples by
+    # its few words only, however near: it is read in its thread, and takes the route only if it does so read.
+    leaning_guess = (
+        form == LEANING
+        and bare.route is not None
+        and retriever.routes.signalled(question, bare.terms) is None
+    )
+    if bare.off_topic or (bare.route is not None and bare.semantic is not None and not leaning_guess):
         return ThreadSearch(_cut(bare, limit), False)
     if (
         form == PLAIN
@@ -146,7 +153,7 @@ def search_in_thread(
         bare,
         hits=hits,
         confident=bare.confident or combined.confident,
-        route=bare.route or combined.route,
+        route=combined.route if leaning_guess else bare.route or combined.route,
         # Only the message itself makes a route unmistakable: "and do the police get told?" after a worry about
         # a child is still asking about the police.
         route_clear=bare.route_clear,

@@ -174,6 +174,20 @@ def test_a_direct_message_is_answered_and_bot_messages_are_ignored(kb):
     run_slack(kb, scenario)
 
 
+def test_in_a_dm_a_sensitive_answer_carries_the_conversation_on_to_the_next_message(kb):
+    async def scenario(h: Harness):
+        worry = "a parent has been posting horrible things about me on facebook, what do i do?"
+        assert await h.event(dm(worry, "2.1", channel="D7"), "EvDmWorry") == 200
+        await h.slack.wait_for(lambda: len(h.slack.named("chat.postMessage")) == 1)
+        assert await h.event(dm("should i reply to her?", "2.2", channel="D7"), "EvDmNext") == 200
+        await h.slack.wait_for(lambda: len(h.slack.named("chat.postMessage")) == 2)
+        first, follow = h.slack.named("chat.postMessage")
+        assert first["channel"] == follow["channel"] == "D7"  # a DM is answered in the DM, as usual
+        assert "follow-up" in all_text(follow) and "Designated Safeguarding Lead" not in all_text(follow)
+
+    run_slack(kb, scenario)
+
+
 def test_a_retried_event_is_answered_exactly_once(kb):
     async def scenario(h: Harness):
         event = mention("what happens if i break the social media policy?")

@@ -355,6 +355,20 @@ def test_the_next_message_in_a_personal_chat_is_read_as_a_follow_up(kb):
     run_teams(kb, scenario)
 
 
+def test_in_a_personal_chat_a_sensitive_answer_carries_the_conversation_on(kb):
+    async def scenario(session, url, connector):
+        worry = "a parent has been posting horrible things about me on facebook, what do i do?"
+        await ask(session, url, activity(connector, worry, "s-1"))
+        await connector.wait_for(lambda: len(connector.named("reply")) == 1)
+        await ask(session, url, activity(connector, "should i reply to her?", "s-2"))
+        await connector.wait_for(lambda: len(connector.named("reply")) == 2)
+        first, follow = connector.named("reply")
+        assert first["_path"] == "/v3/conversations/a:conv-1/activities/s-1"  # answered in the chat, as usual
+        assert "following on, you asked: should i reply to her?" in header(follow)
+
+    run_teams(kb, scenario)
+
+
 def test_a_reply_in_a_channel_reply_chain_is_a_follow_up_and_a_new_post_is_not(kb):
     async def scenario(session, url, connector):
         await ask(session, url, channel_message(connector, FIRST, "1700000000001", root="1700000000001"))

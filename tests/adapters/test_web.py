@@ -291,6 +291,23 @@ def test_a_follow_up_in_the_same_thread_is_read_in_context_and_another_thread_is
     serve_and(assistant, scenario, Settings.from_env({"POLICYBOT_STORAGE": "off"}))
 
 
+def test_a_sensitive_question_on_the_web_page_still_carries_its_thread_on(assistant):
+    async def scenario(session, base):
+        async def ask(question):
+            body = {"school": "reading", "question": question, "thread": "page-9"}
+            async with session.post(f"{base}/api/ask", json=body) as r:
+                assert r.status == 200
+                return await r.json()
+
+        first = await ask("a parent has been posting horrible things about me on facebook, what do i do?")
+        assert first["sensitive"] is True
+        # the page is the asker's own: the next message is read in the light of the first
+        follow = await ask("should i reply to her?")
+        assert follow["follow_up"] is True and follow["contacts"][0]["role"] != "safeguarding_lead"
+
+    serve_and(assistant, scenario, Settings.from_env({"POLICYBOT_STORAGE": "off"}))
+
+
 def test_a_thread_that_is_not_a_short_string_gets_400(assistant):
     async def scenario(session, base):
         for thread in ("t" * 101, "", 7, ["a"], {"a": 1}):

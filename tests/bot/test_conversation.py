@@ -263,6 +263,25 @@ def test_a_sensitive_answer_does_not_carry_its_thread_on(assistant):
     asyncio.run(main())
 
 
+ABUSE = "a parent has been posting horrible things about me on facebook, what do i do?"
+
+
+def test_in_a_private_conversation_a_sensitive_answer_carries_its_thread_on(assistant):
+    async def main() -> None:
+        conversation = Conversation(assistant)
+        first = await conversation.answer(ABUSE, "reading", "slack", thread="D1", private=True)
+        assert first.sensitive and await conversation.knows_thread("D1")
+        # "should I reply to her?" alone sits near the child-safety examples; in its thread it is about the parent
+        follow = await conversation.answer(
+            "should i reply to her?", "reading", "slack", thread="D1", private=True
+        )
+        assert follow.follow_up and follow.status == "answered"
+        assert follow.contacts[0].role != "safeguarding_lead", follow.contacts
+        assert "arguing with customers, colleagues, parents" in follow.clause.text
+
+    asyncio.run(main())
+
+
 def test_a_hand_off_receipt_names_the_school_and_cites_the_clause(assistant):
     receipt = asyncio.run(
         Conversation(assistant).escalate("web:a", "web", "reading", "headteacher", "q", "reading.2.1", "i-1")
