@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from bot.evaluation import normalise_for_scoring
-from tests.conftest import SHARED
+from tests.conftest import CORE_ROLES, REPO, SHARED
 
 SEEDS = SHARED / "seeds"
 SEED_FILES = {
@@ -15,6 +16,10 @@ SEED_FILES = {
     "rutland": "rutland-county-council-2017.txt",
     "reading": "reading-borough-school.txt",
 }
+# The roles a set may expect: the six every school has, and the others knowledge/roles.yaml names (police...).
+KNOWN_ROLES = CORE_ROLES | frozenset(
+    yaml.safe_load((REPO / "knowledge" / "roles.yaml").read_text(encoding="utf-8"))["roles"]
+)
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,8 @@ import pytest
 import yaml
 
 from bot.evaluation import normalise_for_scoring
-from tests.conftest import CORE_ROLES as ROLES
 from tests.conftest import REPO
-from tests.eval.conftest import SEED_FILES
+from tests.eval.conftest import KNOWN_ROLES, SEED_FILES
 
 DIALOGUE_SETS = {
     name: yaml.safe_load((REPO / "tests" / "eval" / name).read_text(encoding="utf-8"))["dialogues"]
@@ -25,10 +24,6 @@ DIALOGUE_SETS = {
 }
 DIALOGUES = [d for dialogues in DIALOGUE_SETS.values() for d in dialogues]
 TURN_KEYS = {"question", "quote_any", "contact_any", "expect", "sensitive"}
-# The six roles every school has, and the others knowledge/roles.yaml names (the police, legal services).
-KNOWN_ROLES = frozenset(
-    yaml.safe_load((REPO / "knowledge" / "roles.yaml").read_text(encoding="utf-8"))["roles"]
-)
 
 
 def test_dialogue_ids_are_unique_across_the_sets():
@@ -48,7 +43,7 @@ def test_a_dialogue_is_at_a_known_school_and_every_turn_asks_something(dialogue)
 def test_a_turn_expects_either_quotes_or_no_match_and_only_known_contacts(dialogue):
     for turn in dialogue["turns"]:
         question = turn["question"]
-        assert set(turn.get("contact_any") or ()) <= ROLES | KNOWN_ROLES, question
+        assert set(turn.get("contact_any") or ()) <= KNOWN_ROLES, question
         if turn.get("expect") == "no_match":
             assert not turn.get("quote_any") and not turn.get("contact_any"), question
             assert not turn.get("sensitive"), "only a turn with a quote can be sensitive: " + question

@@ -9,14 +9,8 @@ import pytest
 import yaml
 
 from bot.evaluation import normalise_for_scoring
-from tests.conftest import CORE_ROLES as ROLES
 from tests.conftest import REPO
-from tests.eval.conftest import SEED_FILES
-
-# The six roles every school has, and the others knowledge/roles.yaml names (the police, legal services).
-KNOWN_ROLES = ROLES | frozenset(
-    yaml.safe_load((REPO / "knowledge" / "roles.yaml").read_text(encoding="utf-8"))["roles"]
-)
+from tests.eval.conftest import KNOWN_ROLES, SEED_FILES
 
 SETS = sorted(
     [*(REPO / "tests" / "eval").glob("chat*.yaml"), *(REPO / "tests" / "eval").glob("situations*.yaml")]
