@@ -515,6 +515,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"timed runs per configuration (default {REPETITIONS}; quick 1)",
     )
     args = parser.parse_args(argv)
+    if args.runs is not None and args.runs < 1:
+        parser.error("--runs must be at least 1: a median needs a run")
 
     print(f"Policy Assistant storage benchmark ({'quick' if args.quick else 'full'} mode)")
     print(
