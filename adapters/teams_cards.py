@@ -180,7 +180,7 @@ def escalation_card(
     name = _safe_name(asker_name)
     at = f"<at>{name}</at>"
     body = [
-        _text(f"Question for {in_sentence(contact_title)} at {school_name}", weight="Bolder"),
+        _text(f"Question for {in_sentence(contact_title, 'the')} at {school_name}", weight="Bolder"),
         _text(f"From {at}: please reply to them directly.", spacing="Small"),
         _text("They asked", weight="Bolder", spacing="Medium"),
         {
@@ -191,7 +191,7 @@ def escalation_card(
     ]
     if clause_id:
         body.append(_text(f"The answer cited clause {plain(clause_id)}.", isSubtle=True, size="Small"))
-    summary = f"A question for {in_sentence(contact_title)} at {school_name}"
+    summary = f"A question for {in_sentence(contact_title, 'the')} at {school_name}"
     card = _card(body, fallback=summary)
     card["msteams"] = {
         "entities": [{"type": "mention", "text": at, "mentioned": {"id": asker_id, "name": name}}]

@@ -186,10 +186,14 @@ def contact_ref(school: School, role: str) -> ContactRef | None:
     return ContactRef(role=role, title=title, name=contact.name, how=contact.how)
 
 
-def in_sentence(title: str) -> str:
-    """A contact's title inside a sentence: "ask the HR team", not "ask The HR team"."""
+def in_sentence(title: str, whose: str = "your") -> str:
+    """A contact's title inside a sentence: "ask the HR team", not "ask The HR team"; and a bare role is the
+    asker's own ("talk it through with your Headteacher", not "with Headteacher"), or `whose` else ("the",
+    where the sentence is read by someone other than the asker)."""
     first, _, rest = title.partition(" ")
-    return f"{first.lower()} {rest}" if first in ("The", "Your", "A") and rest else title
+    if first in ("The", "Your", "A", "An") and rest:
+        return f"{first.lower()} {rest}"
+    return f"{whose} {title}" if title[:1].isupper() else title
 
 
 def review_note(kb: KnowledgeBase, policy_id: str, today: dt.date) -> str | None:

@@ -673,7 +673,7 @@ def test_the_handoff_button_posts_to_the_escalation_channel_records_it_and_confi
         assert button["text"]["text"] == "Ask your Headteacher"
         confirmation = await _click_handoff(h, button["value"])
         assert confirmation["response_type"] == "ephemeral" and confirmation["replace_original"] is False
-        assert confirmation["text"] == "I've passed your question to Headteacher; they'll reply to you."
+        assert confirmation["text"] == "I've passed your question to your Headteacher; they'll reply to you."
         [posted] = posts_to(h, "CHR")
         blob = all_text(posted)
         assert "<@U123>" in blob and "Wolverhampton" in blob and "Headteacher" in blob
@@ -690,7 +690,9 @@ def test_the_handoff_button_posts_to_the_escalation_channel_records_it_and_confi
         assert escalation.question == "can i be friends with pupils on fb? <b>" and escalation.user_hash
         assert "U123" not in escalation.user_hash
         again = await _click_handoff(h, button["value"])  # a second click on the same answer
-        assert again["text"] == "You've already passed this question to Headteacher; they'll reply to you."
+        assert (
+            again["text"] == "You've already passed this question to your Headteacher; they'll reply to you."
+        )
         assert len(posts_to(h, "CHR")) == 1 and len(await h.app[RECORDER].store.escalations()) == 1
 
     run_slack(kb, scenario, slack_escalation_channel="CHR")
@@ -720,7 +722,7 @@ def test_without_storage_the_handoff_still_tells_the_asker_how_to_reach_the_cont
     async def scenario(h: Harness):
         value = json.dumps({"s": "wolverhampton", "r": "headteacher", "q": "can i post?"})
         text = (await _click_handoff(h, value))["text"]
-        assert text.startswith("This is one for Headteacher, but I can't pass messages on from here.")
+        assert text.startswith("This is one for your Headteacher, but I can't pass messages on from here.")
         assert "could not record" not in text
 
     run_slack(kb, scenario, storage=False)

@@ -139,7 +139,7 @@ def test_the_escalation_card_mentions_the_asker_and_shows_their_question_as_plai
         asker_name="Sam <b>Smith</b>",
     )
     shown = texts(card)
-    assert shown[0] == "Question for Headteacher at Crynallt Primary School"
+    assert shown[0] == "Question for the Headteacher at Crynallt Primary School"
     assert "<at>Sam bSmith/b</at>" in shown[1]
     assert "\\[this\\](http:/\u2060/evil.example)" in shown[3] and "@channel" in shown[3]
     assert "npt.7.1" in shown[4]
