@@ -60,7 +60,7 @@ def build_snapshot(
         kb,
         retriever,
         Composer(kb, retriever, previous.composer if previous else None),
-        SensitivityCheck(situations, kb.routine_examples, embedder, lazy),
+        SensitivityCheck(situations, kb.routine_examples, embedder, lazy, kb.sensitive_signs),
     )
 
 

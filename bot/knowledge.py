@@ -78,6 +78,17 @@ class Route:
 
 
 @dataclass(frozen=True)
+class SituationSigns:
+    """From sensitive.yaml's `signs:`: a question that names one of `about` and shows one of `any`, as typed, is
+    sensitive whatever its meaning ("the head wants to see me about a post" is the asker's own disciplinary
+    matter). Words are matched whole; a word ending in `*` matches any word it begins (`investigat*`)."""
+
+    kind: str
+    about: tuple[str, ...]
+    any: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Contact:
     role: str
     title: str
@@ -183,6 +194,8 @@ class KnowledgeBase:
     sensitive_examples: tuple[str, ...] = ()
     # ...and routine questions close to them in wording that must not be taken for one (for tests and tuning)
     routine_examples: tuple[str, ...] = ()
+    # ...and the words that mark one however it is worded (the asker's own disciplinary matter)
+    sensitive_signs: tuple[SituationSigns, ...] = ()
     # scope.yaml's `off_topic`: what staff ask that no social media policy answers; a question nearer these than
     # any clause's examples is declined
     off_topic_examples: tuple[str, ...] = ()
@@ -428,7 +441,7 @@ class _Loader:
         schools = self.load_schools(roles, topics, policies)
         channel_schools = self.load_channels(self.root / "channels.yaml", schools)
         routes = self.load_routes(self.root / "routes.yaml", roles, topics, schools)
-        sensitive, routine = self.load_sensitive(self.root / "sensitive.yaml")
+        sensitive, routine, sensitive_signs = self.load_sensitive(self.root / "sensitive.yaml")
         if any(p.severity == "error" for p in self.problems):
             return None, self.problems
         kb = KnowledgeBase(
@@ -444,6 +457,7 @@ class _Loader:
             routes=routes,
             sensitive_examples=sensitive,
             routine_examples=routine,
+            sensitive_signs=sensitive_signs,
             off_topic_examples=off_topic,
             source_dir=str(self.root),
             warnings=tuple(self.problems),
@@ -543,18 +557,21 @@ class _Loader:
             off_topic = []
         return tuple(words), tuple(" ".join(q.split()) for q in off_topic if q.strip())
 
-    def load_sensitive(self, path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """`sensitive.yaml`: example situations by kind (`situations:`), and routine look-alikes (`not_sensitive:`)."""
+    def load_sensitive(
+        self, path: Path
+    ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[SituationSigns, ...]]:
+        """`sensitive.yaml`: example situations by kind (`situations:`), routine look-alikes (`not_sensitive:`),
+        and the words that mark a kind however it is worded (`signs:`, optional)."""
         if not path.exists():
-            return (), ()
+            return (), (), ()
         data = self.read(path)
         if data is None:
-            return (), ()
+            return (), (), ()
         if not isinstance(data, dict):
             self.error(
                 path, 1, "expected `situations:` (kinds of situation, each a list) and `not_sensitive:`"
             )
-            return (), ()
+            return (), (), ()
         situations = data.get("situations") or {}
         if not isinstance(situations, dict):
             self.error(
@@ -571,7 +588,26 @@ class _Loader:
         if not isinstance(routine, list) or not all(isinstance(e, str) for e in routine):
             self.error(path, data.line_of("not_sensitive"), "`not_sensitive` must be a list of questions")
             routine = []
-        return tuple(examples), tuple(" ".join(e.split()) for e in routine if e.strip())
+        signs = self._situation_signs(path, data, situations)
+        return tuple(examples), tuple(" ".join(e.split()) for e in routine if e.strip()), signs
+
+    def _situation_signs(self, path: Path, data: LineDict, situations) -> tuple[SituationSigns, ...]:
+        """sensitive.yaml's optional `signs:`, mapping a kind of situation to `{about: [...], any: [...]}`."""
+        table = data.get("signs")
+        if table is None:
+            return ()
+        if not isinstance(table, dict):
+            self.error(path, data.line_of("signs"), "`signs` must map a kind of situation to its signs")
+            return ()
+        found = []
+        for kind, value in table.items():
+            if kind not in situations:
+                self.error(path, table.line_of(kind), f"signs for `{kind}`: no such kind under `situations`")
+                continue
+            lists = self._signs(path, table.line_of(kind), f"signs for `{kind}`", value, "who it is about")
+            if lists is not None:
+                found.append(SituationSigns(str(kind), *lists))
+        return tuple(found)
 
     def load_routes(self, path: Path, roles, topics, schools: Mapping[str, School]) -> tuple[Route, ...]:
         """`routes.yaml`: questions every school answers the same way (a worry about a child goes to the DSL)."""
@@ -621,7 +657,15 @@ class _Loader:
         table = value.get("signs")
         if table is None:
             return (), ()
-        line = value.line_of("signs")
+        lists = self._signs(
+            path, value.line_of("signs"), f"route `{rid}`: `signs`", table, "who the worry is about"
+        )
+        return lists if lists is not None else ((), ())
+
+    def _signs(
+        self, path: Path, line: int, what: str, table: object, about: str
+    ) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """`{about: [...], any: [...]}`, both lists of words or short phrases, spaces tidied; None if not."""
         lists = [table.get(k) for k in ("about", "any")] if isinstance(table, dict) else [None, None]
         if not all(
             isinstance(x, list) and x and all(isinstance(w, str) and w.strip() for w in x) for x in lists
@@ -629,12 +673,11 @@ class _Loader:
             self.error(
                 path,
                 line,
-                f"route `{rid}`: `signs` must have `about` (who the worry is about) and `any` (the signs), "
-                "each a list of words or short phrases",
+                f"{what} must have `about` ({about}) and `any` (the signs), each a list of words or short phrases",
             )
-            return (), ()
-        about, signs = (tuple(" ".join(w.split()) for w in x) for x in lists)
-        return about, signs
+            return None
+        first, second = (tuple(" ".join(w.split()) for w in x) for x in lists)
+        return first, second
 
     def load_channels(self, path: Path, schools: Mapping[str, School]) -> dict[str, str]:
         """`channels.yaml` as scope keys to school ids: `slack: {channels: {C123: howitt}}` is

@@ -6,8 +6,12 @@ it's all lies" may quote a clause on defamation. So the question itself is also 
 situations HR keeps (abuse of staff, a colleague's conduct with pupils, the asker's own disciplinary matter,
 being bullied by a colleague, and the child-safety route's examples). It is sensitive when the mean cosine of
 its two nearest situations is SENSITIVE_SIMILARITY or more and no lower than that of its two nearest routine
-look-alikes (the file's `not_sensitive:` list: "a parent added me on fb, should I accept?" is routine). Without
-the embedding model only the topic and the route decide.
+look-alikes (the file's `not_sensitive:` list: "a parent added me on fb, should I accept?" is routine).
+
+Meaning alone misses a summons put in few words: "the head wants to see me about something i posted" sits
+nearer "is it ok to post about my day at work" than any disciplinary example. The file's `signs:` catch these
+by the words as typed: one of a kind's `about` (the first person) and one of its `any` ("wants to see me",
+"investigat*", "written warning"). Signs need no model; without it, they, the topic and the route decide.
 
 The threshold was chosen on the file's routine look-alikes (left out one at a time) and our dialogue set's
 sensitive first turns (tests/eval/dialogues.yaml, 9 of them): there it flags all 9 and 3% of routine first
@@ -18,11 +22,14 @@ question harms no one; a public answer to a sensitive one does.
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
 
+from bot.knowledge import SituationSigns
 from bot.semantic import Embedder, ModelUnavailable
 
 log = logging.getLogger("policybot.sensitivity")
@@ -38,8 +45,16 @@ class SensitivityCheck:
     command line, which answers one school's questions) at the first question."""
 
     def __init__(
-        self, examples: Sequence[str], routine: Sequence[str], embedder: Embedder | None, lazy: bool = False
+        self,
+        examples: Sequence[str],
+        routine: Sequence[str],
+        embedder: Embedder | None,
+        lazy: bool = False,
+        signs: Sequence[SituationSigns] = (),
     ):
+        self.signs = tuple(
+            (tuple(_phrase(a) for a in kind.about), tuple(_phrase(p) for p in kind.any)) for kind in signs
+        )
         self.examples = tuple(dict.fromkeys(examples))
         self.routine = tuple(dict.fromkeys(routine))
         self.embedder = embedder
@@ -60,7 +75,19 @@ class SensitivityCheck:
                     self._matrices = (situations, routine)
         return self._matrices
 
+    def shows_signs(self, question: str) -> bool:
+        """Whether the question names one of a kind's `about` and shows one of its `any`, as typed."""
+        if not self.signs or not question:
+            return False
+        words = typed_words(question)
+        return any(
+            any(_shows(words, p) for p in about) and any(_shows(words, p) for p in signs)
+            for about, signs in self.signs
+        )
+
     def __call__(self, question: str) -> bool:
+        if self.shows_signs(question):
+            return True
         if self.embedder is None or not self.examples or not question:
             return False
         try:
@@ -78,3 +105,34 @@ class SensitivityCheck:
 def _nearest(similarity: np.ndarray) -> float:
     """The mean of the NEAREST highest similarities (0 with none)."""
     return float(np.sort(similarity)[-NEAREST:].mean()) if similarity.size else 0.0
+
+
+def typed_words(text: str) -> list[str]:
+    """The words of `text` as typed: lower case, apostrophes dropped ("I'm" is "im"), split at anything else."""
+    text = unicodedata.normalize("NFKC", text).lower().replace("'", "").replace("\u2019", "")
+    return re.findall(r"[a-z0-9]+", text)
+
+
+Phrase = tuple[tuple[str, bool], ...]  # each word, and whether it matches any word it begins
+
+
+def _phrase(text: str) -> Phrase:
+    """`text` as words to match; "investigat*" matches "investigated" and "investigation"."""
+    return tuple(
+        (word, token.endswith("*") and i == len(words) - 1)
+        for token in text.split()
+        for words in [typed_words(token)]
+        for i, word in enumerate(words)
+    )
+
+
+def _shows(words: Sequence[str], phrase: Phrase) -> bool:
+    """Whether `phrase` occurs in `words`, word for word."""
+    n = len(phrase)
+    return n > 0 and any(
+        all(
+            w.startswith(p) if prefix else w == p
+            for w, (p, prefix) in zip(words[i : i + n], phrase, strict=True)
+        )
+        for i in range(len(words) - n + 1)
+    )
