@@ -10,11 +10,13 @@ Each message in a thread is sorted by its form:
   (the model's similarity under DRIFT_SIMILARITY) is left to stand alone.
 
 A follow-up is ranked by three searches added together: the message on its own (weight 1), the message with the
-thread's last answered question (COMBINED_WEIGHT) and that question alone (PRIOR_WEIGHT). The message's own
-words choose among the clauses the thread made likely, and a clause they point to strongly still wins. The two
-thread searches count less the nearer the message alone comes to a clause in meaning (`thread_share`): "and
-whatsapp groups?" needs the thread, a message that names its own rule does not. Weights
-were chosen on tests/eval/dialogues.yaml (our own set), so expect less on dialogues written by others.
+thread's last answered question (COMBINED_WEIGHT) and that question alone (PRIOR_WEIGHT), and clauses on the
+topic of the thread's last answer gain TOPIC_PRIOR: "could I lose my job over it?" after a post criticising the
+school asks about the consequences the policy sets for that post. The message's own words choose among the
+clauses the thread made likely, and a clause they point to strongly still wins. The thread counts less the
+nearer the message alone comes to a clause in meaning (`thread_share`): "and whatsapp groups?" needs the thread,
+a message that names its own rule does not. Weights were chosen on tests/eval/dialogues.yaml (our own set), the
+topic prior on our four dialogue sets, so expect less on dialogues written by others.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ MAX_THREAD_TURNS = 4  # a follow-up leans on the last few turns; older ones are 
 FRAGMENT_WORDS = 4  # "at weekends?", "and whatsapp groups?": this short, a message leans on the one before
 PRIOR_WEIGHT = 0.3
 COMBINED_WEIGHT = 0.5
+TOPIC_PRIOR = 0.2  # added to a clause on the topic of the thread's last answer (scores run about 1 to 3.5)
 PLAIN_FACTOR = 1.0  # how much of the thread a message of neither form gets
 CLEAR_FROM = 0.45  # a message this near a clause in meaning, or nearer, reads more and more on its own...
 CLEAR_AT = 0.75  # ...and from this near on, entirely: the thread adds nothing to its ranking
@@ -145,10 +148,12 @@ def search_in_thread(
     combined = retriever.search(school_id, f"{subject} {question}", THREAD_SEARCH)
     factor = (1.0 if form == LEANING else PLAIN_FACTOR) * thread_share(bare.semantic)
     weighted = [(1.0, bare)]
+    topic = None
     if factor > 0:  # a message clear on its own ranks by its own search alone: the others are not made
         prior = retriever.search(school_id, subject, THREAD_SEARCH)
         weighted += [(COMBINED_WEIGHT * factor, combined), (PRIOR_WEIGHT * factor, prior)]
-    hits = _added(weighted, limit)
+        topic = next((t.topic for t in reversed(context) if t.status == "answered" and t.topic), None)
+    hits = _added(weighted, limit, topic, TOPIC_PRIOR * factor)
     result = dataclasses.replace(
         bare,
         hits=hits,
@@ -171,13 +176,20 @@ def thread_share(similarity: float | None) -> float:
     return min(1.0, max(0.0, (CLEAR_AT - similarity) / (CLEAR_AT - CLEAR_FROM)))
 
 
-def _added(weighted: Sequence[tuple[float, SearchResult]], limit: int) -> tuple[Hit, ...]:
+def _added(
+    weighted: Sequence[tuple[float, SearchResult]], limit: int, topic: str | None = None, bonus: float = 0.0
+) -> tuple[Hit, ...]:
+    """The searches' hits by their weighted scores added, each clause on `topic` gaining `bonus`."""
     scores: dict[str, float] = {}
     clauses = {}
     for weight, result in weighted:
         for hit in result.hits:
             scores[hit.clause.id] = scores.get(hit.clause.id, 0.0) + weight * hit.score
             clauses[hit.clause.id] = hit.clause
+    if topic is not None and bonus:
+        for cid, clause in clauses.items():
+            if topic in clause.topics:
+                scores[cid] += bonus
     order = sorted(scores, key=lambda cid: -scores[cid])[:limit]
     return tuple(Hit(clauses[cid], scores[cid]) for cid in order)
 

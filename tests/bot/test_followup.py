@@ -156,11 +156,13 @@ def test_the_clearer_a_message_reads_on_its_own_the_less_the_thread_counts():
 class _ScriptedRetriever:
     """Scores each search by which text it was given: the message alone, the thread's question alone, or both."""
 
-    def __init__(self, alone: SearchResult, subject: SearchResult):
-        self.alone, self.subject = alone, subject
+    def __init__(
+        self, alone: SearchResult, subject: SearchResult, message: str = "what if a parent adds me?"
+    ):
+        self.alone, self.subject, self.message = alone, subject, message
 
     def search(self, school_id: str, question: str, limit: int) -> SearchResult:
-        return self.alone if question == "what if a parent adds me?" else self.subject
+        return self.alone if question == self.message else self.subject
 
 
 def _clause(cid: str) -> Clause:
@@ -182,3 +184,24 @@ def test_a_follow_up_that_names_its_own_rule_is_not_outvoted_by_the_thread(seman
     found = search_in_thread(retriever, "s", "what if a parent adds me?", thread, 3)
     assert followup.form_of("what if a parent adds me?") == LEANING and found.follow_up
     assert found.result.hits[0].clause.id == expected
+
+
+def test_a_follow_up_leans_towards_clauses_on_the_topic_of_the_threads_last_answer(monkeypatch):
+    # "could i lose my job over it?" after a post about the school: of two clauses the message alone finds about
+    # as near, the one on the thread's topic is the answer; without the topic prior the other one edges it.
+    thread = (Turn("can i moan about slt on fb?", "criticising_employer", "criticism", "answered"),)
+    on_topic = Clause(
+        id="sanctions", policy_id="p", section="1", heading="", text="", topics=("criticising_employer",)
+    )
+    alone = SearchResult(
+        (Hit(_clause("misconduct"), 2.0), Hit(on_topic, 1.9)), True, 1.0, ("term",), semantic=0.40
+    )
+    message = "could i lose my job over it?"
+    retriever = _ScriptedRetriever(alone=alone, subject=_found({}, 0.8), message=message)
+
+    def first() -> str:
+        return search_in_thread(retriever, "s", message, thread, 3).result.hits[0].clause.id
+
+    assert first() == "sanctions"
+    monkeypatch.setattr(followup, "TOPIC_PRIOR", 0.0)
+    assert first() == "misconduct"
