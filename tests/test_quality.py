@@ -57,6 +57,8 @@ CHAT_FLOORS = {
     "situations2.yaml": {"top1": 0.69, "top3": 0.84, "contacts": 0.88, "no_match": 0.85},
     # a third, written apart after the second had been looked at, scored once (0.750 / 0.950 / 0.800 / 0.900)
     "situations3.yaml": {"top1": 0.72, "top3": 0.92, "contacts": 0.76, "no_match": 0.85},
+    # a fourth (50 cases, another writer), scored once after the sessions' changes (0.725 / 0.950 / 1.000 / 1.000)
+    "situations4.yaml": {"top1": 0.70, "top3": 0.92, "contacts": 0.95, "no_match": 0.90},
 }
 
 
@@ -99,7 +101,8 @@ DIALOGUE2_FLOORS = {
 
 # tests/eval/dialogues3.yaml: 20 dialogues (50 turns) by another writer from the seeds alone, scored once: first
 # turns 0.800 / 0.950, follow-ups 0.769 / 0.885, contacts 0.938, drift 1.0, sensitive 2 of 3 (the asker called
-# in by the head over a weekend post reads as routine to the detector). Floors: that score less a case or two.
+# in by the head over a weekend post read as routine; sensitive.yaml's `signs` mark it since, and its floor is all
+# three). Floors: that score less a case or two.
 DIALOGUE3_FLOORS = {
     "first_top1": 0.75,
     "first_top3": 0.90,
@@ -107,7 +110,7 @@ DIALOGUE3_FLOORS = {
     "follow_top3": 0.84,
     "contacts": 0.87,
     "no_match": 0.75,
-    "sensitive": 0.66,
+    "sensitive": 1.0,
 }
 
 
@@ -125,6 +128,21 @@ DIALOGUE4_FLOORS = {
 }
 
 
+# tests/eval/dialogues5.yaml: 20 dialogues (50 turns) by a fifth writer from the seeds alone, written after the
+# topic prior and the sensitive signs, scored once: first turns 0.800 / 0.900, follow-ups 0.615 / 0.885, contacts
+# 0.941, drift 4 of 4, sensitive 4 of 4. One of its misses ("so lunch is fine?" declined as off-topic) then led to
+# judging a fragment in its thread: follow-ups 0.654 / 0.923. Floors: the first score less a case or two.
+DIALOGUE5_FLOORS = {
+    "first_top1": 0.75,
+    "first_top3": 0.85,
+    "follow_top1": 0.57,
+    "follow_top3": 0.84,
+    "contacts": 0.88,
+    "no_match": 0.75,
+    "sensitive": 1.0,
+}
+
+
 @pytest.mark.parametrize(
     ("name", "floors"),
     [
@@ -132,6 +150,7 @@ DIALOGUE4_FLOORS = {
         ("dialogues2.yaml", DIALOGUE2_FLOORS),
         ("dialogues3.yaml", DIALOGUE3_FLOORS),
         ("dialogues4.yaml", DIALOGUE4_FLOORS),
+        ("dialogues5.yaml", DIALOGUE5_FLOORS),
     ],
 )
 def test_dialogues_read_follow_ups_in_their_thread_above_their_floors(assistant, name, floors):
