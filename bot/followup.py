@@ -5,7 +5,9 @@ Each message in a thread is sorted by its form:
   thanks or an "ok" and then asks something that does not lean back ("ok thanks, how do I book the minibus?"):
   searched on its own terms only, so a drift out of scope still gets no_match.
 - **leaning**: it leans on what came before: an opening such as "and if", "what about", "who do I tell", a
-  back-reference ("that", "it", "them", "as well"), or a fragment of a few words ("and whatsapp groups?").
+  back-reference ("that", "it", "them", "as well"), or a fragment of a few words ("and whatsapp groups?"). A
+  fragment is too short to be declined as out of scope on its own words ("so lunch is fine?" alone is nearer
+  "what's for school dinner" than any clause): with its thread's question it is.
 - **plain**: anything else: it may be either, so the thread weighs less, and a message far from every clause
   (the model's similarity under DRIFT_SIMILARITY) is left to stand alone.
 
@@ -93,14 +95,17 @@ def form_of(message: str) -> str:
         return NEW
     ack = _ACK.match(text)
     rest = text[ack.end() :] if ack else text
-    leaning = (
-        bool(_LEANING_OPENING.match(rest))
-        or bool(_BACK_REFERENCE.search(rest))
-        or len(_WORDS.findall(rest)) <= FRAGMENT_WORDS
-    )
+    leaning = bool(_LEANING_OPENING.match(rest)) or bool(_BACK_REFERENCE.search(rest)) or is_fragment(rest)
     if leaning:
         return LEANING
     return NEW if ack else PLAIN
+
+
+def is_fragment(message: str) -> bool:
+    """A message of a few words ("and at weekends?", "so lunch is fine?"), after any thanks: it means something
+    only in its thread."""
+    ack = _ACK.match(message.strip())
+    return len(_WORDS.findall(message.strip()[ack.end() :] if ack else message)) <= FRAGMENT_WORDS
 
 
 def thread_subject(context: Sequence[Turn]) -> str | None:
@@ -136,6 +141,13 @@ def search_in_thread(
         and bare.route is not None
         and retriever.routes.signalled(question, bare.terms) is None
     )
+    # A fragment is too short to be judged out of scope on its own: "so lunch is fine?" after a question on using
+    # facebook in class sits nearer "what's for school dinner today" than any clause. It is judged in its thread.
+    combined = None
+    if bare.off_topic and form == LEANING and is_fragment(question):
+        combined = retriever.search(school_id, f"{subject} {question}", THREAD_SEARCH)
+        if not combined.off_topic:
+            bare = dataclasses.replace(bare, off_topic=False, confident=combined.confident)
     if bare.off_topic or (bare.route is not None and bare.semantic is not None and not leaning_guess):
         return ThreadSearch(_cut(bare, limit), False)
     if (
@@ -145,7 +157,7 @@ def search_in_thread(
         and bare.semantic < DRIFT_SIMILARITY
     ):
         return ThreadSearch(_cut(bare, limit), False)  # far from every clause: a change of subject
-    combined = retriever.search(school_id, f"{subject} {question}", THREAD_SEARCH)
+    combined = combined or retriever.search(school_id, f"{subject} {question}", THREAD_SEARCH)
     factor = (1.0 if form == LEANING else PLAIN_FACTOR) * thread_share(bare.semantic)
     weighted = [(1.0, bare)]
     topic = None

@@ -205,3 +205,20 @@ def test_a_follow_up_leans_towards_clauses_on_the_topic_of_the_threads_last_answ
     assert first() == "sanctions"
     monkeypatch.setattr(followup, "TOPIC_PRIOR", 0.0)
     assert first() == "misconduct"
+
+
+def test_a_fragment_is_judged_in_its_thread_not_declined_as_off_topic_on_its_own(assistant):
+    # Alone, "lunch is ok then?" sits nearer scope.yaml's "what's for school dinner today" than any clause.
+    alone = assistant.retriever.search("rutland", "lunch is ok then?")
+    assert alone.off_topic
+    memory = ThreadMemory(assistant)
+    memory.ask("can i check fb on my own phone while the class are doing quiet reading?", "rutland", "t")
+    answer = memory.ask("lunch is ok then?", "rutland", "t")
+    assert answer.status == "answered" and answer.follow_up
+    assert "restricted to breaks" in " ".join(c.text for c in answer.clauses[:3])
+
+
+def test_a_whole_question_out_of_scope_in_a_thread_is_still_declined_even_when_it_leans(assistant):
+    memory = ThreadMemory(assistant)
+    memory.ask("can i check fb on my own phone while the class are doing quiet reading?", "rutland", "t")
+    assert memory.ask("so when is pay day this month, is it the 28th?", "rutland", "t").status == "no_match"
