@@ -16,7 +16,9 @@ by the words as typed: one of a kind's `about` (the first person) and one of its
 The threshold was chosen on the file's routine look-alikes (left out one at a time) and our dialogue set's
 sensitive first turns (tests/eval/dialogues.yaml, 9 of them): there it flags all 9 and 3% of routine first
 questions; expect fewer of the sensitive ones on questions written by others. A private answer to a routine
-question harms no one; a public answer to a sensitive one does.
+question harms no one; a public answer to a sensitive one does. It was 0.52 with the shipped model; with the
+derived one (bot.semantic) 0.50 flags 19 of the 20 sensitive first turns of our five dialogue sets by meaning
+(the twentieth by its signs) and 6 of the 40 routine look-alikes left out one at a time.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from bot.semantic import Embedder, ModelUnavailable
 
 log = logging.getLogger("policybot.sensitivity")
 
-SENSITIVE_SIMILARITY = 0.52
+SENSITIVE_SIMILARITY = 0.50
 NEAREST = 2
 
 

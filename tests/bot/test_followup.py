@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 import bot.followup as followup
@@ -207,15 +209,29 @@ def test_a_follow_up_leans_towards_clauses_on_the_topic_of_the_threads_last_answ
     assert first() == "misconduct"
 
 
-def test_a_fragment_is_judged_in_its_thread_not_declined_as_off_topic_on_its_own(assistant):
-    # Alone, "lunch is ok then?" sits nearer scope.yaml's "what's for school dinner today" than any clause.
-    alone = assistant.retriever.search("rutland", "lunch is ok then?")
-    assert alone.off_topic
-    memory = ThreadMemory(assistant)
-    memory.ask("can i check fb on my own phone while the class are doing quiet reading?", "rutland", "t")
-    answer = memory.ask("lunch is ok then?", "rutland", "t")
-    assert answer.status == "answered" and answer.follow_up
-    assert "restricted to breaks" in " ".join(c.text for c in answer.clauses[:3])
+@pytest.mark.parametrize(
+    ("message", "read_in_thread"),
+    [("so lunch is fine?", True), ("so when is pay day this month then?", False)],
+)
+def test_a_fragment_nearer_the_off_topic_questions_is_judged_with_its_thread_a_whole_question_is_not(
+    message, read_in_thread
+):
+    # Alone, "so lunch is fine?" can sit nearer scope.yaml's "what's for school dinner today" than any clause;
+    # with the thread's question it is plainly about using facebook at work.
+    thread = (
+        Turn(
+            "can i check fb on my phone while the class are reading?",
+            "personal_use_at_work",
+            "use",
+            "answered",
+        ),
+    )
+    alone = dataclasses.replace(_found({"dinner": 1.0}, 0.45), confident=False, off_topic=True)
+    retriever = _ScriptedRetriever(alone=alone, subject=_found({"use": 3.0}, 0.8), message=message)
+    found = search_in_thread(retriever, "s", message, thread, 3)
+    assert followup.form_of(message) == LEANING
+    assert found.follow_up is read_in_thread
+    assert found.result.off_topic is not read_in_thread
 
 
 def test_a_whole_question_out_of_scope_in_a_thread_is_still_declined_even_when_it_leans(assistant):

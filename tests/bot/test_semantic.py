@@ -29,8 +29,8 @@ class CountingModel:
 
 
 @pytest.fixture(scope="module")
-def model():
-    return semantic.EmbeddingModel()
+def model(embedding_cache):
+    return semantic.EmbeddingModel(model_dir=embedding_cache.parent)
 
 
 def test_vectors_are_unit_length_and_close_for_the_same_meaning(model):
@@ -65,6 +65,58 @@ def test_only_new_text_is_embedded_after_an_edit(model, tmp_path):
     counting = CountingModel(model)
     semantic.Embedder(counting, cache).texts(["one clause", "another clause, reworded by HR"])
     assert counting.embedded == 1
+
+
+def test_the_model_run_is_derived_once_from_the_pinned_file_and_kept(tmp_path, monkeypatch):
+    made = []
+    real = semantic.derive_model
+    monkeypatch.setattr(semantic, "derive_model", lambda *a: made.append(a) or real(*a))
+    first = semantic.EmbeddingModel(model_dir=tmp_path)
+    again = semantic.EmbeddingModel(model_dir=tmp_path)
+    assert len(made) == 1
+    assert first._path == again._path == tmp_path / semantic.DERIVED_NAME
+    assert semantic._sha256(again._path) == semantic.DERIVED_SHA256
+    text = ["can i accept a friend request from a parent"]
+    assert np.array_equal(first.embed(text), again.embed(text))
+
+
+def test_the_derived_model_gives_nearly_the_vectors_of_the_shipped_one(model):
+    import onnxruntime as ort
+
+    shipped = ort.InferenceSession(str(semantic.default_model_path()), providers=["CPUExecutionProvider"])
+    texts = [
+        "i leave tiktok open on my phone during lessons but dont look at it, is that ok?",
+        "a parent keeps messaging me on facebook about her son",
+        "who do i tell if a colleague posts something about a pupil",
+    ]
+    tokenizer = model._parts()[0]
+    encodings = tokenizer.encode_batch(texts)
+    ids = np.array([e.ids for e in encodings], dtype=np.int64)
+    mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+    names = {i.name for i in shipped.get_inputs()}
+    feeds = {"input_ids": ids, "attention_mask": mask} | (
+        {"token_type_ids": np.zeros_like(ids)} if "token_type_ids" in names else {}
+    )
+    hidden = shipped.run(None, feeds)[0]
+    pooled = (hidden * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+    reference = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+    assert ((model.embed(texts) * reference).sum(axis=1) > 0.98).all()
+
+
+def test_a_derived_model_file_that_does_not_match_its_pin_is_never_run(tmp_path):
+    derived = tmp_path / semantic.DERIVED_NAME
+    derived.write_bytes(b"not the model")  # a damaged or replaced file: made again from the shipped one
+    model = semantic.EmbeddingModel(model_dir=tmp_path)
+    assert model._path == derived and semantic._sha256(derived) == semantic.DERIVED_SHA256
+
+
+def test_a_derivation_that_does_not_match_its_pin_is_refused_and_removed(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        semantic, "DERIVED_SHA256", "0" * 64
+    )  # as other onnx or onnxruntime versions would make
+    with pytest.raises(semantic.ModelUnavailable, match="prepared model does not match its pinned sha256"):
+        semantic.EmbeddingModel(model_dir=tmp_path)
+    assert not (tmp_path / semantic.DERIVED_NAME).exists()
 
 
 def test_a_model_file_that_does_not_match_its_pinned_hash_is_refused(tmp_path):
@@ -191,3 +243,13 @@ def test_a_model_file_that_cannot_be_read_is_reported_as_such(monkeypatch):
     monkeypatch.setattr(semantic, "_sha256", unreadable)
     with pytest.raises(semantic.ModelUnavailable, match="cannot be read.*Permission denied"):
         semantic.EmbeddingModel()
+
+
+def test_a_model_directory_that_cannot_be_written_costs_a_derivation_per_start_not_answers(tmp_path):
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    model = semantic.EmbeddingModel(model_dir=blocked)
+    assert semantic._sha256(model._path) == semantic.DERIVED_SHA256 and not str(model._path).startswith(
+        str(blocked)
+    )
+    assert model.embed(["still embedded"]).shape == (1, semantic.DIMENSION)

@@ -55,7 +55,7 @@ def test_without_the_model_only_topic_and_route_decide():
     )
 
 
-SUMMONS = "my head wants to see me first thing tomorrow about a tiktok i made"
+SUMMONS = "my head wants to see me tomorrow about a facebook comment"
 
 
 def test_a_summons_put_in_few_words_is_sensitive_by_its_signs_where_meaning_misses_it(assistant, kb):
