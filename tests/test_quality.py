@@ -143,6 +143,20 @@ DIALOGUE5_FLOORS = {
 }
 
 
+# tests/eval/dialogues6.yaml: 20 dialogues (50 turns) by a sixth writer from the seeds alone, written after the
+# derived model, the topic prior, the fragment rule and the sensitive signs, scored once: first turns 0.750 /
+# 0.900, follow-ups 0.692 / 0.846, contacts 0.941, drift 4 of 4, sensitive 4 of 4, one false no_match.
+DIALOGUE6_FLOORS = {
+    "first_top1": 0.70,
+    "first_top3": 0.85,
+    "follow_top1": 0.65,
+    "follow_top3": 0.80,
+    "contacts": 0.88,
+    "no_match": 0.75,
+    "sensitive": 1.0,
+}
+
+
 @pytest.mark.parametrize(
     ("name", "floors"),
     [
@@ -151,6 +165,7 @@ DIALOGUE5_FLOORS = {
         ("dialogues3.yaml", DIALOGUE3_FLOORS),
         ("dialogues4.yaml", DIALOGUE4_FLOORS),
         ("dialogues5.yaml", DIALOGUE5_FLOORS),
+        ("dialogues6.yaml", DIALOGUE6_FLOORS),
     ],
 )
 def test_dialogues_read_follow_ups_in_their_thread_above_their_floors(assistant, name, floors):

@@ -20,7 +20,14 @@ from tests.eval.conftest import KNOWN_ROLES, SEED_FILES
 
 DIALOGUE_SETS = {
     name: yaml.safe_load((REPO / "tests" / "eval" / name).read_text(encoding="utf-8"))["dialogues"]
-    for name in ("dialogues.yaml", "dialogues2.yaml", "dialogues3.yaml", "dialogues4.yaml", "dialogues5.yaml")
+    for name in (
+        "dialogues.yaml",
+        "dialogues2.yaml",
+        "dialogues3.yaml",
+        "dialogues4.yaml",
+        "dialogues5.yaml",
+        "dialogues6.yaml",
+    )
 }
 DIALOGUES = [d for dialogues in DIALOGUE_SETS.values() for d in dialogues]
 TURN_KEYS = {"question", "quote_any", "contact_any", "expect", "sensitive"}
