@@ -42,9 +42,8 @@ log = logging.getLogger(__name__)
 
 MODEL_ID = "all-MiniLM-L6-v2-onnx-int8-dynamic-per-channel-first-layer-float"  # in every cached vector's key
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"  # the source, as shipped
-DERIVED_SHA256 = (
-    "8cf4af27a8a360c46bf79ad4caf049f893480b40d4bd9f17d94875dedb3da5a8"  # what `derive_model` makes
-)
+# What `derive_model` makes of it, with the onnx and onnxruntime versions pyproject.toml pins:
+DERIVED_SHA256 = "8cf4af27a8a360c46bf79ad4caf049f893480b40d4bd9f17d94875dedb3da5a8"
 DERIVED_NAME = f"minilm-int8-dynamic-{DERIVED_SHA256[:12]}.onnx"
 FLOAT_PRODUCTS = 6  # the first layer's matrix products (query, key, value, output, feed-forward in and out)
 TOKENIZER_PATH = Path(__file__).resolve().parent / "models" / "minilm-tokenizer.json"
@@ -122,9 +121,8 @@ def _quiet_root_logger() -> Iterator[None]:
     no handler yet, also installs one: meanwhile the root logger has a handler that drops everything."""
     root = logging.getLogger()
     quiet = logging.NullHandler()
-    silence = logging.Filter(
-        "nothing is named this"
-    )  # a filter whose name matches no logger drops every record
+    # A filter passes only records of the logger it names and its children: naming none, it drops every record.
+    silence = logging.Filter("nothing is named this")
     root.addHandler(quiet)
     root.addFilter(silence)
     try:
@@ -239,9 +237,8 @@ class EmbeddingModel:
         try:
             try:
                 derive_model(self._source, derived)
-            except (
-                OSError
-            ) as exc:  # a read-only or full data directory costs a derivation per start, not answers
+            except OSError as exc:
+                # A read-only or full data directory costs a derivation per start, not answers.
                 log.warning(
                     "cannot keep the prepared model in %s (%s); keeping it for this run only",
                     derived.parent,

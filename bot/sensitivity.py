@@ -17,8 +17,9 @@ The threshold was chosen on the file's routine look-alikes (left out one at a ti
 sensitive first turns (tests/eval/dialogues.yaml, 9 of them): there it flags all 9 and 3% of routine first
 questions; expect fewer of the sensitive ones on questions written by others. A private answer to a routine
 question harms no one; a public answer to a sensitive one does. It was 0.52 with the shipped model; with the
-derived one (bot.semantic) 0.50 flags 19 of the 20 sensitive first turns of our five dialogue sets by meaning
-(the twentieth by its signs) and 6 of the 40 routine look-alikes left out one at a time.
+derived one (bot.semantic) 0.50 flags 19 of the 20 sensitive first turns of our first four dialogue sets by
+meaning (the twentieth by its signs) and 6 of the 40 routine look-alikes left out one at a time; dialogues5 and
+dialogues6, written later, have all eight of theirs marked.
 """
 
 from __future__ import annotations
