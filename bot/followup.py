@@ -5,9 +5,10 @@ Each message in a thread is sorted by its form:
   thanks or an "ok" and then asks something that does not lean back ("ok thanks, how do I book the minibus?"):
   searched on its own terms only, so a drift out of scope still gets no_match.
 - **leaning**: it leans on what came before: an opening such as "and if", "what about", "who do I tell", a
-  back-reference ("that", "it", "them", "as well"), or a fragment of a few words ("and whatsapp groups?"). A
-  fragment is too short to be declined as out of scope on its own words ("so lunch is fine?" alone is nearer
-  "what's for school dinner" than any clause): with its thread's question it is.
+  back-reference ("that", "them", "as well", "on there"), or a fragment of a few words ("and whatsapp
+  groups?"). One that refers back, by such a word or as a fragment, is not declined as out of scope on its own
+  words ("so lunch is fine?" alone is nearer "what's for school dinner" than any clause): with its thread's
+  question it may be.
 - **plain**: anything else: it may be either, so the thread weighs less, and a message far from every clause
   (the model's similarity under DRIFT_SIMILARITY) is left to stand alone.
 
@@ -67,7 +68,10 @@ _LEANING_OPENING = re.compile(
     r"still|should i)\b",
     re.I,
 )
-_BACK_REFERENCE = re.compile(r"\b(?:that|those|these|them|same|either|too|instead|as well)\b", re.I)
+_BACK_REFERENCE = re.compile(
+    r"\b(?:that|those|these|them|same|either|too|instead|as well|(?:on|in|up|onto) there|(?:on|to|onto) it)\b",
+    re.I,
+)
 _WORDS = re.compile(r"[a-z0-9']+", re.I)
 
 NEW, LEANING, PLAIN = "new", "leaning", "plain"
@@ -99,6 +103,15 @@ def form_of(message: str) -> str:
     if leaning:
         return LEANING
     return NEW if ack else PLAIN
+
+
+def refers_back(message: str) -> bool:
+    """Whether a message points at something in its thread by a word ("that", "them", "on there") or is a fragment
+    of a few words: either way it means something only there. An opening alone ("and how do I book the minibus?")
+    is not enough: people open a new subject that way too."""
+    ack = _ACK.match(message.strip())
+    rest = message.strip()[ack.end() :] if ack else message
+    return bool(_BACK_REFERENCE.search(rest)) or is_fragment(rest)
 
 
 def is_fragment(message: str) -> bool:
@@ -141,10 +154,11 @@ def search_in_thread(
         and bare.route is not None
         and retriever.routes.signalled(question, bare.terms) is None
     )
-    # A fragment is too short to be judged out of scope on its own: "so lunch is fine?" after a question on using
-    # facebook in class sits nearer "what's for school dinner today" than any clause. It is judged in its thread.
+    # A message that refers back is not judged out of scope on its own words: "so lunch is fine?" after a question
+    # on using facebook in class sits nearer "what's for school dinner today" than any clause, and "a push on there
+    # about the new parking rules" (the school's page) nearer "where can i park". It is judged in its thread.
     combined = None
-    if bare.off_topic and form == LEANING and is_fragment(question):
+    if bare.off_topic and form == LEANING and refers_back(question):
         combined = retriever.search(school_id, f"{subject} {question}", THREAD_SEARCH)
         if not combined.off_topic:
             bare = dataclasses.replace(bare, off_topic=False, confident=combined.confident)

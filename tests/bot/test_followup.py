@@ -211,9 +211,14 @@ def test_a_follow_up_leans_towards_clauses_on_the_topic_of_the_threads_last_answ
 
 @pytest.mark.parametrize(
     ("message", "read_in_thread"),
-    [("so lunch is fine?", True), ("so when is pay day this month then?", False)],
+    [
+        ("so lunch is fine?", True),  # a fragment
+        ("and can we do a push on there about the parking rules at pick up?", True),  # "on there": the page
+        ("so when is pay day this month then?", False),  # leans by its opening only
+        ("and how do i book the minibus for the trip?", False),
+    ],
 )
-def test_a_fragment_nearer_the_off_topic_questions_is_judged_with_its_thread_a_whole_question_is_not(
+def test_a_message_that_refers_back_is_judged_with_its_thread_one_that_only_opens_like_a_follow_up_is_not(
     message, read_in_thread
 ):
     # Alone, "so lunch is fine?" can sit nearer scope.yaml's "what's for school dinner today" than any clause;
