@@ -97,28 +97,31 @@ def form_of(message: str) -> str:
     text = message.strip()
     if _NEW_SUBJECT.search(text):
         return NEW
-    ack = _ACK.match(text)
-    rest = text[ack.end() :] if ack else text
-    leaning = bool(_LEANING_OPENING.match(rest)) or bool(_BACK_REFERENCE.search(rest)) or is_fragment(rest)
-    if leaning:
+    rest = _after_thanks(text)
+    if _LEANING_OPENING.match(rest) or refers_back(rest):
         return LEANING
-    return NEW if ack else PLAIN
+    return NEW if rest != text else PLAIN
 
 
 def refers_back(message: str) -> bool:
     """Whether a message points at something in its thread by a word ("that", "them", "on there") or is a fragment
     of a few words: either way it means something only there. An opening alone ("and how do I book the minibus?")
     is not enough: people open a new subject that way too."""
-    ack = _ACK.match(message.strip())
-    rest = message.strip()[ack.end() :] if ack else message
+    rest = _after_thanks(message)
     return bool(_BACK_REFERENCE.search(rest)) or is_fragment(rest)
 
 
 def is_fragment(message: str) -> bool:
     """A message of a few words ("and at weekends?", "so lunch is fine?"), after any thanks: it means something
     only in its thread."""
-    ack = _ACK.match(message.strip())
-    return len(_WORDS.findall(message.strip()[ack.end() :] if ack else message)) <= FRAGMENT_WORDS
+    return len(_WORDS.findall(_after_thanks(message))) <= FRAGMENT_WORDS
+
+
+def _after_thanks(message: str) -> str:
+    """The message without an opening thanks or "ok" ("ok thanks, and at weekends?" -> "and at weekends?")."""
+    text = message.strip()
+    ack = _ACK.match(text)
+    return text[ack.end() :] if ack else text
 
 
 def thread_subject(context: Sequence[Turn]) -> str | None:

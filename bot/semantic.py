@@ -55,10 +55,10 @@ MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 QUESTION_TOKENS = 128
 QUESTION_MEMORY = 4096  # distinct recent questions whose vectors are kept (1.5 kB each)
 BATCH = 32
-# A batch's attention memory grows with its size times its longest text squared: 32 texts of 256 word pieces
-# took a first start at 500 schools to 1.1 GB, past the pod's limit. Batches are cut to this much work (32 texts
-# of 64 pieces), so the longest texts go 2 at a time: the peak was 606 MB and the start no slower. A word piece
-# is about 4 characters of English.
+# Texts are embedded in batches for the progress count and the cache writes; the model itself runs each text
+# alone (see EmbeddingModel.embed). The bound below dates from padded batched runs, whose attention memory grew
+# with batch size times longest text squared (1.1 GB at 500 schools before it); it is kept as it costs nothing.
+# A word piece is about 4 characters of English.
 BATCH_WORK = BATCH * 64**2
 CHARS_PER_PIECE = 4
 
