@@ -52,6 +52,8 @@ MIN_COVERAGE = 0.80  # share of the question's typed words (idf-weighted) that t
 MIN_COVERAGE_SOCIAL = 0.1  # the same when the question names a social-media word (scope.yaml)
 MIN_SCORE = 3.0  # and an absolute floor, so one shared common word never answers
 SEMANTIC_WEIGHT = 1.5  # times the text and best-example cosines, added to max-normalised BM25
+VOTE_WEIGHT = 0.75  # times the share of the example questions' vote (below) that a clause's examples win
+VOTE_TEMPERATURE = 0.05  # softmax temperature over example cosines: 0.05 lets the nearest few examples vote
 SEMANTIC_ACCEPT = 0.65  # a clause this close in meaning answers even when the words differ
 SEMANTIC_REJECT = 0.35  # a clause no closer than this never answers, whatever words it shares
 ROUTE_ACCEPT = 0.40  # a question this close to a route's examples (routes.yaml) may take that route,
@@ -291,17 +293,32 @@ class SemanticVectors:
             store.matrix, store.rows_of(body), store.rows_of(examples), starts.astype(np.int64), clauses
         )
 
-    def similarity(self, question: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        """Each clause's cosine to the question, of its own text and of its closest example question; and the
-        mean cosine of the two nearest example questions of any clause (what a route is weighed against)."""
+    def similarity(self, question: np.ndarray) -> Similarity:
+        """How near the question is to each clause's text and to its example questions."""
         text = self.matrix[self.body] @ question
         example = np.full(text.shape, -1.0, dtype=text.dtype)
+        vote = np.zeros(text.shape, dtype=text.dtype)
         nearest = 0.0
         if self.examples.size:
             per_example = self.matrix[self.examples] @ question
             example[self.example_clauses] = np.maximum.reduceat(per_example, self.example_starts)
+            weights = np.exp((per_example - per_example.max()) / VOTE_TEMPERATURE)
+            vote[self.example_clauses] = np.add.reduceat(weights, self.example_starts) / weights.sum()
             nearest = two_nearest(per_example)
-        return text, example, nearest
+        return Similarity(text, example, vote, nearest)
+
+
+@dataclass(frozen=True)
+class Similarity:
+    """A question's cosines to one school's clauses, from SemanticVectors.similarity."""
+
+    text: np.ndarray  # to each clause's own text
+    example: np.ndarray  # to each clause's closest example question (-1: it has none)
+    # Each clause's share of a vote by all the school's example questions, each weighing by its closeness: a
+    # clause that several examples describe beats one whose single example happens to share the question's
+    # phrasing, which is what a situation told at length needs.
+    vote: np.ndarray
+    nearest: float  # mean cosine of the two nearest example questions of any clause (what a route is weighed against)
 
 
 def body_text(clause: Clause, kb: KnowledgeBase) -> str:
@@ -456,7 +473,7 @@ class SchoolIndex:
         terms = list(dict.fromkeys(t for g in groups for t in g))
         vectors = self.semantic_vectors() if vector is not None else None
         semantic = vectors.similarity(vector) if vectors is not None and vector is not None else None
-        nearest = semantic[2] if semantic is not None else 0.0
+        nearest = semantic.nearest if semantic is not None else 0.0
         if not terms and semantic is None:
             return SearchResult((), False, 0.0, ())
         found = self.lookup(terms)
@@ -467,8 +484,9 @@ class SchoolIndex:
             # Text and example similarity both count: a clause that reads like the question and has been asked
             # about in those words beats one that has only one of the two.
             top = bm25.max()
-            text, example = np.clip(semantic[0], 0.0, None), np.clip(semantic[1], 0.0, None)
+            text, example = np.clip(semantic.text, 0.0, None), np.clip(semantic.example, 0.0, None)
             scores = (bm25 / top if top > 0 else bm25) + SEMANTIC_WEIGHT * (text + example)
+            scores += VOTE_WEIGHT * semantic.vote
         order = np.argsort(-scores, kind="stable")[:limit]
         hits = tuple(Hit(self.clauses[i], float(scores[i])) for i in order if scores[i] > 0)
         if not hits:
@@ -483,7 +501,7 @@ class SchoolIndex:
             return SearchResult(hits, lexical, coverage, tuple(terms))
         # Whether the question has an answer is asked of the top few clauses, not only the first: a question
         # that reads like one clause's examples while another edges it on words is still in scope.
-        meaning = float(np.maximum(semantic[0][order[:3]], semantic[1][order[:3]]).max())
+        meaning = float(np.maximum(semantic.text[order[:3]], semantic.example[order[:3]]).max())
         confident = meaning >= SEMANTIC_ACCEPT or (lexical and meaning >= SEMANTIC_REJECT)
         return SearchResult(hits, confident, coverage, tuple(terms), meaning, nearest_example=nearest)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 import bot.retrieval as retrieval
 from bot import Assistant
+from bot.semantic import VectorStore
 
 
 def test_a_question_only_ever_matches_the_askers_own_policies(assistant, kb):
@@ -146,3 +149,33 @@ def test_clauses_weighed_together_count_the_same_shared_words_as_one_by_one(kb):
     for question in ("can i accept a friend request from a parent", "report abuse to my manager", "zzz"):
         terms = set(index.analyzer.terms(question))
         assert index.shared_counts(ids, terms) == [index.shared_terms(c, terms) for c in ids]
+
+
+def _unit(*values: float) -> np.ndarray:
+    vector = np.array(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def test_several_near_examples_outvote_one_slightly_nearer_example():
+    texts = ["body a", "body b", "a1", "b1", "b2", "b3"]
+    vectors = [_unit(1, 0, 0), _unit(0, 1, 0), _unit(1, 0.28, 0), _unit(1, 0.32, 0.05), _unit(1, 0.33, 0.06)]
+    vectors.append(_unit(1, 0.34, 0.07))
+    store = VectorStore(np.stack(vectors), {t: i for i, t in enumerate(texts)})
+    owners = np.array([0, 1, 1, 1])
+    vectors_ = retrieval.SemanticVectors.build(store, ["body a", "body b"], ["a1", "b1", "b2", "b3"], owners)
+
+    similarity = vectors_.similarity(_unit(1, 0.25, 0))
+
+    assert similarity.example[0] > similarity.example[1]  # clause a holds the single nearest example
+    assert similarity.vote[1] > similarity.vote[0]  # but clause b's three near examples win the vote
+    assert abs(float(similarity.vote.sum()) - 1.0) < 1e-6  # every example's weight goes to some clause
+
+
+def test_a_clause_without_examples_gets_no_vote():
+    store = VectorStore(np.stack([_unit(1, 0), _unit(0, 1), _unit(1, 1)]), {"a": 0, "b": 1, "b1": 2})
+    vectors_ = retrieval.SemanticVectors.build(store, ["a", "b"], ["b1"], np.array([1]))
+
+    similarity = vectors_.similarity(_unit(1, 0))
+
+    assert similarity.vote[0] == 0.0 and similarity.example[0] == -1.0
+    assert similarity.vote[1] == 1.0
