@@ -21,7 +21,8 @@ SEEDS = SHARED / "seeds"
 
 # The seeds' unnumbered parts (a heading line, normalised) and the label a clause under them is cited by.
 # NPT's contents table names "Procedure for Authorised Users" Appendix A; Wolverhampton's appendix has two
-# lists under the headings "Staff actions" and "School actions".
+# lists under the headings "Staff actions" and "School actions". Crynallt's guidance note ends with a form headed
+# "Employees Declaration Social Media Policy".
 UNNUMBERED_PARTS = {
     "appendix": "Appendix",
     "appendix 1": "Appendix 1",
@@ -29,6 +30,7 @@ UNNUMBERED_PARTS = {
     "guidance note for schools": "Guidance note",
     "staff actions": "Appendix 1 Staff actions",
     "school actions": "Appendix 1 School actions",
+    "employees declaration social media policy": "Employees Declaration",
 }
 # Front matter printed before the numbered body: the first section number ends it.
 FRONT_MATTER = {"summary of document": "Summary"}
