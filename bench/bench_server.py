@@ -73,7 +73,8 @@ SERIAL_PROBE, SERIAL_PROBE_QUICK = 200, 100  # /api/ask at concurrency 1: the un
 HEALTH_PROBE, HEALTH_PROBE_QUICK = 1000, 250  # GET /healthz at concurrency 50: the framework alone
 
 RSS_INTERVAL_S = 0.05
-STARTUP_TIMEOUT_S = 30.0
+# A first run on a machine prepares the model and embeds every text (about 25 s on 2 cores) before /healthz.
+STARTUP_TIMEOUT_S = 180.0
 REQUEST_TIMEOUT_S = 10.0
 POSTS_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
