@@ -9,9 +9,10 @@ Indexes are built once per distinct set of policies when the knowledge base load
 policy share the index.
 
 With an `Embedder` (bot/semantic.py) each clause also scores its best cosine similarity to the question: against
-its own text and against each of its example questions. That semantic score is added to the max-normalised BM25
-score, so one ranking serves both, and it is the gate's second signal: a wordy worry that shares few policy words
-is not declined, and a near miss that shares policy words but means something else is.
+its own text and against each of its example questions, and its share of a vote by all the school's example
+questions, each weighted by its closeness (a softmax over their cosines). These are added to the max-normalised
+BM25 score, so one ranking serves both, and the cosines are the gate's second signal: a wordy worry that shares
+few policy words is not declined, and a near miss that shares policy words but means something else is.
 """
 
 from __future__ import annotations
