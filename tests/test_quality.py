@@ -62,6 +62,8 @@ CHAT_FLOORS = {
     # the floor is that first score less two cases: the example vote (bot/retrieval.py) lost S414, a governor's
     # like, to a clause whose examples share its words, while it won four situations on the other sets
     "situations4.yaml": {"top1": 0.67, "top3": 0.92, "contacts": 0.95, "no_match": 0.90},
+    # a fifth (48 cases, another writer), scored once after the example vote (0.850 / 0.950 / 0.929 / 1.000)
+    "situations5.yaml": {"top1": 0.82, "top3": 0.92, "contacts": 0.85, "no_match": 0.87},
 }
 
 
@@ -160,6 +162,20 @@ DIALOGUE6_FLOORS = {
 }
 
 
+# tests/eval/dialogues7.yaml: 20 dialogues (51 turns) by a seventh writer from the seeds alone, written after the
+# example vote, scored once: first turns 0.900 / 1.000, follow-ups 0.897 / 0.966, contacts 1.000, drift 2 of 2,
+# sensitive 3 of 3. Floors: that first score less a case.
+DIALOGUE7_FLOORS = {
+    "first_top1": 0.85,
+    "first_top3": 0.95,
+    "follow_top1": 0.86,
+    "follow_top3": 0.93,
+    "contacts": 0.90,
+    "no_match": 0.50,
+    "sensitive": 1.0,
+}
+
+
 @pytest.mark.parametrize(
     ("name", "floors"),
     [
@@ -169,6 +185,7 @@ DIALOGUE6_FLOORS = {
         ("dialogues4.yaml", DIALOGUE4_FLOORS),
         ("dialogues5.yaml", DIALOGUE5_FLOORS),
         ("dialogues6.yaml", DIALOGUE6_FLOORS),
+        ("dialogues7.yaml", DIALOGUE7_FLOORS),
     ],
 )
 def test_dialogues_read_follow_ups_in_their_thread_above_their_floors(assistant, name, floors):
