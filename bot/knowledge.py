@@ -75,6 +75,10 @@ class Route:
     # takes the route however near its wording sits to a clause's examples ("posting photos of his bruises").
     about: tuple[str, ...] = ()
     signs: tuple[str, ...] = ()
+    # Words as typed that say the question is not of the route's kind, however near its meaning: "calling me",
+    # "mocking me" make a pupil's abuse of the asker a matter for the school's rules on online abuse. The signs
+    # above still take the route.
+    unless: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -647,9 +651,18 @@ class _Loader:
                 )
                 continue
             about, signs = self._route_signs(path, str(rid), value)
+            unless = value.get("unless", [])
+            if not isinstance(unless, list) or not all(isinstance(w, str) and w.strip() for w in unless):
+                self.error(
+                    path,
+                    value.line_of("unless"),
+                    f"route `{rid}`: `unless` must be a list of words or short phrases",
+                )
+                unless = []
             if topic and lead and message:
                 cleaned = tuple(" ".join(e.split()) for e in examples if e.strip())
-                routes.append(Route(str(rid), topic, lead, message, cleaned, about, signs))
+                phrases = tuple(" ".join(w.split()) for w in unless)
+                routes.append(Route(str(rid), topic, lead, message, cleaned, about, signs, phrases))
         return tuple(routes)
 
     def _route_signs(self, path: Path, rid: str, value: LineDict) -> tuple[tuple[str, ...], tuple[str, ...]]:

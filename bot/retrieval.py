@@ -37,6 +37,7 @@ from bot import analysis
 from bot.analysis import Analyzer
 from bot.knowledge import Clause, KnowledgeBase, Route
 from bot.semantic import Embedder, ModelUnavailable, Progress, VectorStore, open_cache
+from bot.typed import phrase, shows_any
 
 if TYPE_CHECKING:  # only a test hands Postings a BM25Okapi, to check the scores against it
     from rank_bm25 import BM25Okapi
@@ -605,6 +606,7 @@ class RouteIndex:
         self.signs = [
             (route, *self._signs(route, analyse)) for route in self.routes if route.about and route.signs
         ]
+        self.unless = [tuple(phrase(w) for w in route.unless) for route in self.routes]
 
     @staticmethod
     def _signs(
@@ -659,13 +661,16 @@ class RouteIndex:
             if signalled is not None:
                 return signalled, margin, True
             # Nearer scope.yaml's questions that no policy answers (pay, dinner money, rotas) than the route's own
-            # examples: not a worry of the route's kind, however it compares with the clauses.
+            # examples: not a worry of the route's kind, however it compares with the clauses. Nor is one that
+            # shows the route's `unless` words ("a yr 11 sent me a message calling me a slag").
+            route = int(self.owner[best])
             taken = (
                 float(similarity[best]) >= ROUTE_ACCEPT
                 and margin >= ROUTE_MARGIN
                 and two_nearest(similarity) > off_topic
+                and not shows_any(question, self.unless[route])
             )
-            return (self.routes[self.owner[best]] if taken else None), margin, taken and margin >= ROUTE_CLEAR
+            return (self.routes[route] if taken else None), margin, taken and margin >= ROUTE_CLEAR
         if signalled is not None:
             return signalled, 0.0, True
         asked = self.analyzer.terms(question)
@@ -680,8 +685,13 @@ class RouteIndex:
         shared = (
             sum(w for w, g in weights if any(t in self.doc_terms[best] for t in g)) / total if total else 0.0
         )
-        taken = score >= ROUTE_BM25_ACCEPT and shared >= ROUTE_BM25_SHARE
-        return (self.routes[self.owner[best]] if taken else None), score, False
+        route = int(self.owner[best])
+        taken = (
+            score >= ROUTE_BM25_ACCEPT
+            and shared >= ROUTE_BM25_SHARE
+            and not shows_any(question, self.unless[route])
+        )
+        return (self.routes[route] if taken else None), score, False
 
 
 class OffTopicIndex:

@@ -25,15 +25,14 @@ dialogues6, written later, have all eight of theirs marked.
 from __future__ import annotations
 
 import logging
-import re
 import threading
-import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
 
 from bot.knowledge import SituationSigns
 from bot.semantic import Embedder, ModelUnavailable
+from bot.typed import phrase, shows, typed_words
 
 log = logging.getLogger("policybot.sensitivity")
 
@@ -56,7 +55,7 @@ class SensitivityCheck:
         signs: Sequence[SituationSigns] = (),
     ):
         self.signs = tuple(
-            (tuple(_phrase(a) for a in kind.about), tuple(_phrase(p) for p in kind.any)) for kind in signs
+            (tuple(phrase(a) for a in kind.about), tuple(phrase(p) for p in kind.any)) for kind in signs
         )
         self.examples = tuple(dict.fromkeys(examples))
         self.routine = tuple(dict.fromkeys(routine))
@@ -84,7 +83,7 @@ class SensitivityCheck:
             return False
         words = typed_words(question)
         return any(
-            any(_shows(words, p) for p in about) and any(_shows(words, p) for p in signs)
+            any(shows(words, p) for p in about) and any(shows(words, p) for p in signs)
             for about, signs in self.signs
         )
 
@@ -108,34 +107,3 @@ class SensitivityCheck:
 def _nearest(similarity: np.ndarray) -> float:
     """The mean of the NEAREST highest similarities (0 with none)."""
     return float(np.sort(similarity)[-NEAREST:].mean()) if similarity.size else 0.0
-
-
-def typed_words(text: str) -> list[str]:
-    """The words of `text` as typed: lower case, apostrophes dropped ("I'm" is "im"), split at anything else."""
-    text = unicodedata.normalize("NFKC", text).lower().replace("'", "").replace("\u2019", "")
-    return re.findall(r"[a-z0-9]+", text)
-
-
-Phrase = tuple[tuple[str, bool], ...]  # each word, and whether it matches any word it begins
-
-
-def _phrase(text: str) -> Phrase:
-    """`text` as words to match; "investigat*" matches "investigated" and "investigation"."""
-    return tuple(
-        (word, token.endswith("*") and i == len(words) - 1)
-        for token in text.split()
-        for words in [typed_words(token)]
-        for i, word in enumerate(words)
-    )
-
-
-def _shows(words: Sequence[str], phrase: Phrase) -> bool:
-    """Whether `phrase` occurs in `words`, word for word."""
-    n = len(phrase)
-    return n > 0 and any(
-        all(
-            w.startswith(p) if prefix else w == p
-            for w, (p, prefix) in zip(words[i : i + n], phrase, strict=True)
-        )
-        for i in range(len(words) - n + 1)
-    )

@@ -123,3 +123,43 @@ def test_a_question_nearer_the_questions_no_policy_answers_than_the_worries_is_n
     found = assistant.retriever.search("crynallt", question)
     assert found.route is None
     assert assistant.ask(question, "crynallt").message.startswith("A worry about a child") is False
+
+
+def test_unless_words_that_are_not_a_list_are_reported_with_their_line(kb_copy: Path):
+    path = kb_copy / "routes.yaml"
+    text = path.read_text()
+    start, end = text.index("    unless:"), text.index("    examples:")
+    path.write_text(text[:start] + "    unless: calling me\n" + text[end:])
+    line = _line_of(path, "    unless: calling me")
+    assert (
+        f"knowledge/routes.yaml:{line}: route `child_safety`: `unless` must be a list of words or short phrases"
+        in _errors(kb_copy)
+    )
+
+
+@pytest.mark.parametrize("semantic", [True, False], ids=["with the model", "keywords alone"])
+def test_a_pupil_abusing_the_asker_is_not_routed_to_the_dsl(semantic, kb, assistant):
+    from bot import Assistant
+
+    asker = assistant if semantic else Assistant(kb, embedder=None)
+    # Near the route's examples of pupils messaging staff; the routed answer led with the DSL and the message
+    # about a child's safety at Howitt, Crynallt and Rutland.
+    question = "a yr 11 lad sent me a message on insta calling me a slag and saying hell get me after school"
+    for school in ("howitt", "wolverhampton", "crynallt", "rutland", "reading"):
+        found = asker.retriever.search(school, question)
+        answer = asker.ask(question, school)
+        assert found.route is None, school
+        assert answer.sensitive, school  # abuse of staff is answered privately in a shared channel
+        if (
+            semantic
+        ):  # on words alone Rutland's best clause is on service users, whose topics include safeguarding
+            assert answer.contacts and answer.contacts[0].role != "safeguarding_lead", school
+
+
+def test_a_sign_of_harm_takes_the_route_even_beside_unless_words(assistant):
+    question = (
+        "a yr 9 girl who has been self harming keeps messaging me and calling me names when i dont reply"
+    )
+    for school in ("howitt", "rutland"):
+        answer = assistant.ask(question, school)
+        assert answer.contacts[0].role == "safeguarding_lead", school
