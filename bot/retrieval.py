@@ -37,7 +37,7 @@ from bot import analysis
 from bot.analysis import Analyzer
 from bot.knowledge import Clause, KnowledgeBase, Route
 from bot.semantic import Embedder, ModelUnavailable, Progress, VectorStore, open_cache
-from bot.typed import phrase, shows_any
+from bot.typed import PhraseSet, typed_text
 
 if TYPE_CHECKING:  # only a test hands Postings a BM25Okapi, to check the scores against it
     from rank_bm25 import BM25Okapi
@@ -606,7 +606,7 @@ class RouteIndex:
         self.signs = [
             (route, *self._signs(route, analyse)) for route in self.routes if route.about and route.signs
         ]
-        self.unless = [tuple(phrase(w) for w in route.unless) for route in self.routes]
+        self.unless = [PhraseSet(route.unless) for route in self.routes]
 
     @staticmethod
     def _signs(
@@ -668,7 +668,7 @@ class RouteIndex:
                 float(similarity[best]) >= ROUTE_ACCEPT
                 and margin >= ROUTE_MARGIN
                 and two_nearest(similarity) > off_topic
-                and not shows_any(question, self.unless[route])
+                and not self.unless[route].found_in(typed_text(question))
             )
             return (self.routes[route] if taken else None), margin, taken and margin >= ROUTE_CLEAR
         if signalled is not None:
@@ -689,7 +689,7 @@ class RouteIndex:
         taken = (
             score >= ROUTE_BM25_ACCEPT
             and shared >= ROUTE_BM25_SHARE
-            and not shows_any(question, self.unless[route])
+            and not self.unless[route].found_in(typed_text(question))
         )
         return (self.routes[route] if taken else None), score, False
 

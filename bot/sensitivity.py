@@ -32,7 +32,7 @@ import numpy as np
 
 from bot.knowledge import SituationSigns
 from bot.semantic import Embedder, ModelUnavailable
-from bot.typed import phrase, shows, typed_words
+from bot.typed import PhraseSet, typed_text
 
 log = logging.getLogger("policybot.sensitivity")
 
@@ -54,9 +54,7 @@ class SensitivityCheck:
         lazy: bool = False,
         signs: Sequence[SituationSigns] = (),
     ):
-        self.signs = tuple(
-            (tuple(phrase(a) for a in kind.about), tuple(phrase(p) for p in kind.any)) for kind in signs
-        )
+        self.signs = tuple((PhraseSet(kind.about), PhraseSet(kind.any)) for kind in signs)
         self.examples = tuple(dict.fromkeys(examples))
         self.routine = tuple(dict.fromkeys(routine))
         self.embedder = embedder
@@ -81,11 +79,8 @@ class SensitivityCheck:
         """Whether the question names one of a kind's `about` and shows one of its `any`, as typed."""
         if not self.signs or not question:
             return False
-        words = typed_words(question)
-        return any(
-            any(shows(words, p) for p in about) and any(shows(words, p) for p in signs)
-            for about, signs in self.signs
-        )
+        typed = typed_text(question)
+        return any(about.found_in(typed) and signs.found_in(typed) for about, signs in self.signs)
 
     def __call__(self, question: str) -> bool:
         if self.shows_signs(question):
