@@ -51,12 +51,18 @@ def test_a_school_without_the_lead_role_is_reported(kb_copy: Path):
     assert any("safeguarding_lead" in e and "reading" in e for e in _errors(kb_copy))
 
 
-def test_signs_without_both_lists_are_reported_with_their_line(kb_copy: Path):
+def _route_block_replaced(kb_copy: Path, key: str, replacement: str) -> int:
+    """routes.yaml with the child-safety route's block from `key:` up to its examples replaced; the line of the
+    replacement's first line."""
     path = kb_copy / "routes.yaml"
     text = path.read_text()
-    start, end = text.index("    signs:"), text.index("    examples:")
-    path.write_text(text[:start] + "    signs:\n      any: [bruise]\n" + text[end:])
-    line = _line_of(path, "    signs:")
+    start, end = text.index(f"    {key}:"), text.index("    examples:")
+    path.write_text(text[:start] + replacement + text[end:])
+    return _line_of(path, replacement.splitlines()[0])
+
+
+def test_signs_without_both_lists_are_reported_with_their_line(kb_copy: Path):
+    line = _route_block_replaced(kb_copy, "signs", "    signs:\n      any: [bruise]\n")
     assert any(
         e.startswith(f"knowledge/routes.yaml:{line}: route `child_safety`: `signs` must have `about`")
         for e in _errors(kb_copy)
@@ -126,11 +132,7 @@ def test_a_question_nearer_the_questions_no_policy_answers_than_the_worries_is_n
 
 
 def test_unless_words_that_are_not_a_list_are_reported_with_their_line(kb_copy: Path):
-    path = kb_copy / "routes.yaml"
-    text = path.read_text()
-    start, end = text.index("    unless:"), text.index("    examples:")
-    path.write_text(text[:start] + "    unless: calling me\n" + text[end:])
-    line = _line_of(path, "    unless: calling me")
+    line = _route_block_replaced(kb_copy, "unless", "    unless: calling me\n")
     assert (
         f"knowledge/routes.yaml:{line}: route `child_safety`: `unless` must be a list of words or short phrases"
         in _errors(kb_copy)
