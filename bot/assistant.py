@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.answer_memory import AnswerMemory
+from bot.answer_memory import ANSWER_MEMORY, AnswerMemory
 from bot.compose import DEEP_SEARCH, Answer, Composer
 from bot.errors import InvalidQuestion
 from bot.followup import search_in_thread
@@ -41,10 +41,12 @@ def build_snapshot(
     previous: Snapshot | None = None,
     terms_cache: TermsCache | None = None,
     lazy: bool = False,
+    answer_memory: int = ANSWER_MEMORY,
 ) -> Snapshot:
     """Indexes and composer for `kb`; with `previous`, the indexes of unchanged policies are kept, not rebuilt.
 
-    `lazy`: each index reads its semantic vectors at its first search (see Retriever)."""
+    `lazy`: each index reads its semantic vectors at its first search (see Retriever). `answer_memory`: how many
+    recent answers the snapshot keeps (bot/answer_memory.py; 0 keeps none)."""
     retriever = Retriever(
         kb,
         embedder=embedder,
@@ -61,6 +63,7 @@ def build_snapshot(
         retriever,
         Composer(kb, retriever, previous.composer if previous else None),
         SensitivityCheck(situations, kb.routine_examples, embedder, lazy, kb.sensitive_signs),
+        AnswerMemory(answer_memory),
     )
 
 
@@ -126,8 +129,10 @@ class Assistant:
         embedding_cache: Path | None = None,
         progress: Progress | None = None,
         quick_start: bool = False,
+        answer_memory: int = ANSWER_MEMORY,
     ):
         self.semantic_off: str | None = None
+        self.answer_memory = answer_memory
         if embedder == SHARED:
             embedding_cache = embedding_cache or _environment_cache()
             status = shared_embedder(embedding_cache, background=quick_start)
@@ -137,7 +142,12 @@ class Assistant:
         self.embedder: Embedder | None = embedder  # type: ignore[assignment]
         terms_cache = TermsCache(embedding_cache) if embedding_cache is not None else None
         self._snapshot = build_snapshot(
-            kb, self.embedder, progress, terms_cache=terms_cache, lazy=quick_start
+            kb,
+            self.embedder,
+            progress,
+            terms_cache=terms_cache,
+            lazy=quick_start,
+            answer_memory=answer_memory,
         )
         self._today = today
 
@@ -150,7 +160,7 @@ class Assistant:
 
         Indexes of policies unchanged since the snapshot being served are shared with it, not rebuilt.
         """
-        return build_snapshot(kb, self.embedder, previous=self._snapshot)
+        return build_snapshot(kb, self.embedder, previous=self._snapshot, answer_memory=self.answer_memory)
 
     @property
     def kb(self) -> KnowledgeBase:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from bot.answer_memory import ANSWER_MEMORY
 from bot.errors import SettingsError
 
 T = TypeVar("T")
@@ -121,6 +122,7 @@ class Settings:
     semantic: bool = True  # False: BM25 alone, no embedding model loaded (POLICYBOT_SEMANTIC=off)
     embedding_cache_file: Path | None = None  # default: embeddings.sqlite3 in data_dir
     answer_threads: int = field(default_factory=default_answer_threads)  # threads computing answers at once
+    answer_memory: int = ANSWER_MEMORY  # recent answers kept to serve a repeated question (0: none kept)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -154,6 +156,7 @@ class Settings:
             semantic=env.flag("POLICYBOT_SEMANTIC", True),
             embedding_cache_file=env.path("POLICYBOT_EMBEDDING_CACHE"),
             answer_threads=env.number("POLICYBOT_ANSWER_THREADS", default_answer_threads(), minimum=1),
+            answer_memory=env.number("POLICYBOT_ANSWER_MEMORY", ANSWER_MEMORY),
         )
 
     @property
@@ -212,6 +215,7 @@ ENVIRONMENT = (
     "POLICYBOT_SEMANTIC",
     "POLICYBOT_EMBEDDING_CACHE",
     "POLICYBOT_ANSWER_THREADS",
+    "POLICYBOT_ANSWER_MEMORY",
     "SLACK_SIGNING_SECRET",
     "SLACK_BOT_TOKEN",
     "SLACK_APP_TOKEN",

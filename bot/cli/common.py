@@ -145,6 +145,7 @@ def assistant(ctx: click.Context, *, server: bool = False, one_question: str | N
         # A cold embedding cache takes a while on first start: say so on a terminal, not in a pipe.
         progress=TerminalProgress() if sys.stderr.isatty() else None,
         quick_start=not server,
+        answer_memory=config.answer_memory,
     )
 
 

@@ -19,8 +19,8 @@ QUESTION = "can i accept a friend request from a parent?"
 class CountingAssistant(Assistant):
     """The shipped knowledge base, counting the searches its answers needed."""
 
-    def __init__(self, kb, embedding_cache, today=dt.date.today):
-        super().__init__(kb, embedding_cache=embedding_cache, today=today)
+    def __init__(self, kb, embedding_cache, today=dt.date.today, **options):
+        super().__init__(kb, embedding_cache=embedding_cache, today=today, **options)
         self.searches = 0
         search = self._snapshot.retriever.search
 
@@ -44,6 +44,18 @@ def test_a_question_asked_again_gets_the_same_answer_without_a_second_search(cou
     assert again is first
     assert counting.searches == searches
     assert counting.remembered(QUESTION, "howitt") is first
+
+
+def test_with_no_answer_memory_every_question_is_searched(kb, embedding_cache):
+    # POLICYBOT_ANSWER_MEMORY=0: what bench/bench_scale.py runs with, to time the search rather than the memory
+    counting = CountingAssistant(kb, embedding_cache, answer_memory=0)
+    counting.ask(QUESTION, "howitt")
+    searches = counting.searches
+    counting.ask(QUESTION, "howitt")
+    assert counting.searches == 2 * searches
+    assert counting.remembered(QUESTION, "howitt") is None
+    counting.swap(kb)  # and a reload keeps the setting
+    assert counting._snapshot.answers.size == 0
 
 
 def test_another_school_or_another_question_is_searched_afresh(counting):

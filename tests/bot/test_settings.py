@@ -34,6 +34,7 @@ def test_every_variable_is_read_from_the_mapping_given():
             "POLICYBOT_STORAGE": "OFF",
             "POLICYBOT_SEMANTIC": "false",
             "POLICYBOT_EMBEDDING_CACHE": "/srv/cache.sqlite3",
+            "POLICYBOT_ANSWER_MEMORY": "0",
             "SLACK_SIGNING_SECRET": "s",
             "SLACK_BOT_TOKEN": "xoxb-1",
             "POLICYBOT_TEAMS_NO_AUTH": "true",
@@ -42,7 +43,7 @@ def test_every_variable_is_read_from_the_mapping_given():
     assert settings.knowledge_dir == Path("/srv/knowledge") and settings.default_school == "reading"
     assert (settings.host, settings.port) == ("0.0.0.0", 9000)
     assert settings.data_dir == Path("/srv/data") and settings.embedding_cache == Path("/srv/cache.sqlite3")
-    assert (settings.retention_days, settings.buffer_size) == (30, 50)
+    assert (settings.retention_days, settings.buffer_size, settings.answer_memory) == (30, 50, 0)
     assert not (settings.store_questions or settings.storage or settings.semantic)
     assert settings.slack_enabled and settings.teams_enabled
 
