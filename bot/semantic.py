@@ -246,6 +246,7 @@ class EmbeddingModel:
                 )
                 derived = _private_model_dir() / DERIVED_NAME
                 derive_model(self._source, derived)
+            heap.trim()  # the float model and the quantizer's copies of it: give their pages back
             made = _sha256(derived)
         except ImportError as exc:
             raise ModelUnavailable(

@@ -129,6 +129,13 @@ def assistant(ctx: click.Context, *, server: bool = False, one_question: str | N
         # The model loads on a thread while the rest of the code is imported and the knowledge base loaded.
         quick = one_question is not None
         embedder = shared_embedder(config.embedding_cache, background=True, one_question=quick).embedder
+    elif config.semantic:
+        from bot.semantic import shared_embedder
+
+        # The server loads the model before the knowledge base: a first start on a new data directory prepares it
+        # (bot.semantic.derive_model, some 350 MB for a few seconds), and 500 schools' files hold about 300 MB,
+        # so one after the other the pod's high-water mark is the larger of the two, not their sum.
+        shared_embedder(config.embedding_cache)
     from bot.assistant import SHARED, Assistant, clean_question
     from bot.errors import InvalidQuestion
     from bot.semantic import TerminalProgress
