@@ -25,12 +25,12 @@ def _report(assistant, path):
 
 # dev.yaml is the tuning set, held to the answer-engine issue's floors. situations.yaml (staff describing what
 # happened) is measured, never a source of examples: the answer-quality issue asks top1 >= 0.80 and top3 >= 0.92
-# of it; its floors hold what is reached so far (0.743 / 0.886 with the semantic signal, the example vote and two
-# rounds of situational examples written from the seeds alone), so that nothing slips back while that issue
-# stays open.
+# of it; its floors hold what is reached so far less a case (0.757 / 0.900 with the semantic signal, the example
+# vote, the Crynallt declaration clause and two rounds of situational examples written from the seeds alone), so
+# that nothing slips back while that issue stays open.
 SHARED_FLOORS = {
     "dev.yaml": {"top1": 0.90, "top3": 0.97, "contacts": 0.95, "no_match": 1.0, "false_no_match": 0},
-    "situations.yaml": {"top1": 0.72, "top3": 0.87, "contacts": 0.88, "no_match": 0.93, "false_no_match": 2},
+    "situations.yaml": {"top1": 0.74, "top3": 0.88, "contacts": 0.88, "no_match": 0.93, "false_no_match": 2},
 }
 
 
