@@ -608,6 +608,10 @@ class RouteIndex:
         ]
         self.unless = [PhraseSet(route.unless) for route in self.routes]
 
+    def _unless(self, route: int, question: str) -> bool:
+        """Whether the question shows one of the route's `unless` words, as typed."""
+        return self.unless[route].found_in(typed_text(question))
+
     @staticmethod
     def _signs(
         route: Route, terms: Callable[[str], list[str]]
@@ -668,7 +672,7 @@ class RouteIndex:
                 float(similarity[best]) >= ROUTE_ACCEPT
                 and margin >= ROUTE_MARGIN
                 and two_nearest(similarity) > off_topic
-                and not self.unless[route].found_in(typed_text(question))
+                and not self._unless(route, question)
             )
             return (self.routes[route] if taken else None), margin, taken and margin >= ROUTE_CLEAR
         if signalled is not None:
@@ -687,9 +691,7 @@ class RouteIndex:
         )
         route = int(self.owner[best])
         taken = (
-            score >= ROUTE_BM25_ACCEPT
-            and shared >= ROUTE_BM25_SHARE
-            and not self.unless[route].found_in(typed_text(question))
+            score >= ROUTE_BM25_ACCEPT and shared >= ROUTE_BM25_SHARE and not self._unless(route, question)
         )
         return (self.routes[route] if taken else None), score, False
 

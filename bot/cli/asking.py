@@ -119,7 +119,8 @@ def eval_command(ctx, file, as_json, min_top1, min_top3, min_contacts, min_no_ma
     if as_json:
         click.echo(json.dumps(metrics))
     else:
-        for r in report.misses():
+        misses = report.misses()
+        for r in misses:
             got = r.response.get("clauses") or []
             first = got[0]["id"] if got else "-"
             roles = ",".join(c["role"] for c in r.response.get("contacts", []))
@@ -127,8 +128,8 @@ def eval_command(ctx, file, as_json, min_top1, min_top3, min_contacts, min_no_ma
                 f"MISS {r.case.id} [{r.case.school}] {r.case.question!r}: status={r.response.get('status')} "
                 f"top1={first} top3={'yes' if r.top3 else 'no'} contacts={roles}"
             )
-        declined = [r.case.id for r in report.misses() if r.response.get("status") == "no_match"]
-        answered_wrongly = [r.case.id for r in report.misses() if r.response.get("status") != "no_match"]
+        declined = [r.case.id for r in misses if r.response.get("status") == "no_match"]
+        answered_wrongly = [r.case.id for r in misses if r.response.get("status") != "no_match"]
         click.echo(f"misses declined (no_match): {len(declined)} {' '.join(declined)}".rstrip())
         click.echo(f"misses answered: {len(answered_wrongly)} {' '.join(answered_wrongly)}".rstrip())
         click.echo(
