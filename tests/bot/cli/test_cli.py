@@ -107,6 +107,21 @@ def test_eval_prints_misses_and_metrics_and_fails_under_a_floor(tmp_path: Path):
     assert failing.exit_code == 1 and "below the floor for: top1" in failing.output
 
 
+def test_eval_says_which_misses_were_declined_and_which_answered_wrongly(tmp_path: Path):
+    cases = tmp_path / "set.yaml"
+    cases.write_text(
+        "cases:\n"
+        '  - {id: W, school: reading, question: "can i go on social media at lunch?",'
+        ' quote_any: ["text that is in no clause"]}\n'
+        '  - {id: D, school: reading, question: "when is payday?", quote_any: ["text that is in no clause"]}\n',
+        encoding="utf-8",
+    )
+    result = run("eval", str(cases))
+    assert "misses declined (no_match): 1 D" in result.output
+    assert "misses answered: 1 W" in result.output
+    assert "false_no_match=1" in result.output
+
+
 @pytest.mark.skipif(not DEV_SET.exists(), reason="shared/eval/dev.yaml is not beside this checkout")
 def test_installed_console_script_answers_jsonl_from_any_folder(tmp_path: Path):
     exe = shutil.which("policybot", path=str(Path(sys.executable).parent))
