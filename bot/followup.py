@@ -18,8 +18,9 @@ topic of the thread's last answer gain TOPIC_PRIOR: "could I lose my job over it
 school asks about the consequences the policy sets for that post. The message's own words choose among the
 clauses the thread made likely, and a clause they point to strongly still wins. The thread counts less the
 nearer the message alone comes to a clause in meaning (`thread_share`): "and whatsapp groups?" needs the thread,
-a message that names its own rule does not. Weights were chosen on tests/eval/dialogues.yaml (our own set), the
-topic prior on our four dialogue sets, so expect less on dialogues written by others.
+a message that names its own rule does not. The weights were chosen on our seven dialogue sets (tests/eval)
+after the ranking's weights were fitted (bench/fit_ranking.py): a better ranking of the message alone needs less
+of the thread. Expect less on dialogues written by others.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ if TYPE_CHECKING:
 MAX_THREAD_ID = 100  # a web page sends a UUID (36 characters); a JSONL line any label; longer is not an id
 MAX_THREAD_TURNS = 4  # a follow-up leans on the last few turns; older ones are dropped from the thread
 FRAGMENT_WORDS = 4  # "at weekends?", "and whatsapp groups?": this short, a message leans on the one before
-PRIOR_WEIGHT = 0.3
-COMBINED_WEIGHT = 0.5
-TOPIC_PRIOR = 0.2  # added to a clause on the topic of the thread's last answer (scores run about 1 to 3.5)
+PRIOR_WEIGHT = 0.15
+COMBINED_WEIGHT = 0.3
+TOPIC_PRIOR = 0.2  # added to a clause on the topic of the thread's last answer (scores run about 3 to 6)
 PLAIN_FACTOR = 1.0  # how much of the thread a message of neither form gets
 CLEAR_FROM = 0.45  # a message this near a clause in meaning, or nearer, reads more and more on its own...
 CLEAR_AT = 0.75  # ...and from this near on, entirely: the thread adds nothing to its ranking

@@ -8,11 +8,13 @@ precomputed postings (`Postings`), which gives the same scores without a Python 
 Indexes are built once per distinct set of policies when the knowledge base loads; schools that share a
 policy share the index.
 
-With an `Embedder` (bot/semantic.py) each clause also scores its best cosine similarity to the question: against
-its own text and against each of its example questions, and its share of a vote by all the school's example
-questions, each weighted by its closeness (a softmax over their cosines). These are added to the max-normalised
-BM25 score, so one ranking serves both, and the cosines are the gate's second signal: a wordy worry that shares
-few policy words is not declined, and a near miss that shares policy words but means something else is.
+With an `Embedder` (bot/semantic.py) each clause is also weighed by meaning: its cosine similarity to the
+question, against its own text and against its example questions (the nearest one, and the mean of the nearest
+three). The ranking score is one weighted sum (`Ranking`) of those cosines, the max-normalised BM25 score, the
+share of the question's words the clause speaks to, and how many example questions HR has written for it. The
+weights were fitted by bench/fit_ranking.py on our own question sets alone (tests/eval), so that
+../shared/eval's sets measure them unseen. The cosines are also the gate's second signal: a wordy worry that
+shares few policy words is not declined, and a near miss that shares policy words but means something else is.
 """
 
 from __future__ import annotations
@@ -53,9 +55,6 @@ SECOND_EXAMPLE_WEIGHT = 1.0  # relative to the best example
 MIN_COVERAGE = 0.80  # share of the question's typed words (idf-weighted) that the best clause contains
 MIN_COVERAGE_SOCIAL = 0.1  # the same when the question names a social-media word (scope.yaml)
 MIN_SCORE = 3.0  # and an absolute floor, so one shared common word never answers
-SEMANTIC_WEIGHT = 1.5  # times the text and best-example cosines, added to max-normalised BM25
-VOTE_WEIGHT = 0.75  # times the share of the example questions' vote (below) that a clause's examples win
-VOTE_TEMPERATURE = 0.05  # softmax temperature over example cosines: 0.05 lets the nearest few examples vote
 SEMANTIC_ACCEPT = 0.65  # a clause this close in meaning answers even when the words differ
 SEMANTIC_REJECT = 0.35  # a clause no closer than this never answers, whatever words it shares
 ROUTE_ACCEPT = 0.40  # a question this close to a route's examples (routes.yaml) may take that route,
@@ -75,6 +74,41 @@ ROUTE_BM25_ACCEPT = 8.0  # the same on BM25 alone, when no embedding model is lo
 # my account for school dinners", and anything from 0.03 to 0.05 changes no other answer on the sets.
 OFF_TOPIC_ACCEPT = 0.40
 OFF_TOPIC_MARGIN = 0.04
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The weight of each feature in a clause's score when the model is loaded. Fitted by bench/fit_ranking.py
+    (a listwise softmax over every clause of the asker's school, L2 0.01) on tests/eval's sets alone, then scaled
+    so that BM25 weighs 1; the fit reports the leave-one-set-out figures. Refit after changing a feature."""
+
+    bm25: float = 1.0  # BM25 over text and examples, divided by the school's best
+    text: float = 1.139  # cosine to the clause's own text (0 if negative)
+    example: float = 0.631  # cosine to its nearest example question (0 if negative or none)
+    examples: float = 2.251  # mean cosine to its three nearest example questions (0 if none)
+    example_count: float = (
+        0.508  # log(1 + number of example questions): HR writes most for what staff ask most
+    )
+    coverage: float = 1.011  # idf-weighted share of the question's words the clause speaks to (`coverage`)
+
+    def weights(self) -> np.ndarray:
+        return np.array(
+            [self.bm25, self.text, self.example, self.examples, self.example_count, self.coverage]
+        )
+
+
+RANKING_WEIGHTS = Ranking().weights()
+
+
+@dataclass(frozen=True)
+class Signals:
+    """A question's signals for every clause of one index (`SchoolIndex.signals`)."""
+
+    groups: list[tuple[str, ...]]  # the typed words, each with its synonyms' terms
+    terms: list[str]
+    bm25: np.ndarray
+    coverage: np.ndarray
+    semantic: Similarity | None
 
 
 @dataclass(frozen=True)
@@ -286,28 +320,47 @@ class SemanticVectors:
     examples: np.ndarray  # row of each example question, grouped by clause
     example_starts: np.ndarray  # first example of each clause that has examples
     example_clauses: np.ndarray  # which clause each run of examples belongs to
+    example_grid: np.ndarray  # a row per run: its examples' places in `examples`, padded with -1
 
     @classmethod
     def build(cls, store: VectorStore, body: Sequence[str], examples: Sequence[str], owners: np.ndarray):
         starts = np.r_[0, np.flatnonzero(np.diff(owners)) + 1] if owners.size else np.zeros(0, np.int64)
         clauses = owners[starts] if owners.size else starts
+        counts = np.diff(np.r_[starts, owners.size])
+        grid = np.full((counts.size, int(counts.max(initial=0))), -1, dtype=np.intp)
+        for row, (start, count) in enumerate(zip(starts.tolist(), counts.tolist(), strict=True)):
+            grid[row, :count] = np.arange(start, start + count)
         return cls(
-            store.matrix, store.rows_of(body), store.rows_of(examples), starts.astype(np.int64), clauses
+            store.matrix, store.rows_of(body), store.rows_of(examples), starts.astype(np.int64), clauses, grid
         )
 
     def similarity(self, question: np.ndarray) -> Similarity:
         """How near the question is to each clause's text and to its example questions."""
         text = self.matrix[self.body] @ question
         example = np.full(text.shape, -1.0, dtype=text.dtype)
-        vote = np.zeros(text.shape, dtype=text.dtype)
+        examples = np.zeros(text.shape, dtype=text.dtype)
         nearest = 0.0
         if self.examples.size:
             per_example = self.matrix[self.examples] @ question
             example[self.example_clauses] = np.maximum.reduceat(per_example, self.example_starts)
-            weights = np.exp((per_example - per_example.max()) / VOTE_TEMPERATURE)
-            vote[self.example_clauses] = np.add.reduceat(weights, self.example_starts) / weights.sum()
+            examples[self.example_clauses] = _mean_of_nearest(
+                per_example, self.example_grid, NEAREST_EXAMPLES
+            )
             nearest = two_nearest(per_example)
-        return Similarity(text, example, vote, nearest)
+        return Similarity(text, example, examples, nearest)
+
+
+NEAREST_EXAMPLES = 3
+
+
+def _mean_of_nearest(similarity: np.ndarray, grid: np.ndarray, k: int) -> np.ndarray:
+    """Per row of `grid` (indexes into `similarity`, -1 for none), the mean of its k highest similarities, or of
+    all it has when fewer."""
+    padded = np.append(similarity, -np.inf)[grid]  # -1 reads the appended -inf
+    k = min(k, padded.shape[1])
+    best = -np.partition(-padded, k - 1, axis=1)[:, :k]
+    held = np.isfinite(best)
+    return np.where(held, best, 0.0).sum(axis=1) / held.sum(axis=1)
 
 
 @dataclass(frozen=True)
@@ -316,10 +369,10 @@ class Similarity:
 
     text: np.ndarray  # to each clause's own text
     example: np.ndarray  # to each clause's closest example question (-1: it has none)
-    # Each clause's share of a vote by all the school's example questions, each weighing by its closeness: a
-    # clause that several examples describe beats one whose single example happens to share the question's
-    # phrasing, which is what a situation told at length needs.
-    vote: np.ndarray
+    # The mean of each clause's three closest example questions (0: it has none): a clause that several examples
+    # describe beats one whose single example happens to share the question's phrasing, which is what a
+    # situation told at length needs.
+    examples: np.ndarray
     nearest: float  # mean cosine of the two nearest example questions of any clause (what a route is weighed against)
 
 
@@ -379,6 +432,7 @@ class SchoolIndex:
                 owners.append(i)
         # Clauses are walked in order, so each clause's examples sit together: owners never decrease.
         self.example_owner = np.array(owners, dtype=np.intp)
+        self.example_count = np.log1p(np.bincount(self.example_owner, minlength=len(self.clauses)))
         self.position = {c.id: i for i, c in enumerate(self.clauses)}
         self._lock = threading.Lock()  # the server answers from worker threads
         self._examples: Postings | None = None
@@ -470,59 +524,90 @@ class SchoolIndex:
         second[owners[nxt[same]]] = values[nxt[same]]
         return first, second
 
-    def search(self, question: str, limit: int = 3, vector: np.ndarray | None = None) -> SearchResult:
+    def signals(self, question: str, vector: np.ndarray | None = None) -> Signals:
+        """What the question's ranking is made of, for every clause of this index."""
         groups = self.analyzer.groups(question)
         terms = list(dict.fromkeys(t for g in groups for t in g))
         vectors = self.semantic_vectors() if vector is not None else None
         semantic = vectors.similarity(vector) if vectors is not None and vector is not None else None
+        found = self.lookup(terms)
+        bm25 = self.scores(terms, found) if terms else np.zeros(len(self.clauses))
+        return Signals(groups, terms, bm25, self.coverages(groups, found), semantic)
+
+    def features(self, signals: Signals) -> np.ndarray:
+        """One row per clause, one column per weight of `Ranking` (needs the semantic signals)."""
+        assert signals.semantic is not None
+        top = signals.bm25.max()
+        return np.stack(
+            [
+                signals.bm25 / top if top > 0 else signals.bm25,
+                np.clip(signals.semantic.text, 0.0, None),
+                np.clip(signals.semantic.example, 0.0, None),
+                signals.semantic.examples,
+                self.example_count,
+                signals.coverage,
+            ],
+            axis=1,
+        )
+
+    def search(self, question: str, limit: int = 3, vector: np.ndarray | None = None) -> SearchResult:
+        signals = self.signals(question, vector)
+        terms, bm25, coverage, semantic = signals.terms, signals.bm25, signals.coverage, signals.semantic
         nearest = semantic.nearest if semantic is not None else 0.0
         if not terms and semantic is None:
             return SearchResult((), False, 0.0, ())
-        found = self.lookup(terms)
-        bm25 = self.scores(terms, found) if terms else np.zeros(len(self.clauses))
-        if semantic is None:
-            scores = bm25
-        else:
-            # Text and example similarity both count: a clause that reads like the question and has been asked
-            # about in those words beats one that has only one of the two.
-            top = bm25.max()
-            text, example = np.clip(semantic.text, 0.0, None), np.clip(semantic.example, 0.0, None)
-            scores = (bm25 / top if top > 0 else bm25) + SEMANTIC_WEIGHT * (text + example)
-            scores += VOTE_WEIGHT * semantic.vote
+        scores = bm25 if semantic is None else self.features(signals) @ RANKING_WEIGHTS
         order = np.argsort(-scores, kind="stable")[:limit]
         hits = tuple(Hit(self.clauses[i], float(scores[i])) for i in order if scores[i] > 0)
         if not hits:
             return SearchResult((), False, 0.0, tuple(terms), nearest_example=nearest)
         best = order[0]
-        coverage = self.coverage(groups, int(best), found) if groups else 0.0
         present = set(terms)
         social = any(all(t in present for t in phrase) for phrase in self.social_phrases)
         floor = MIN_COVERAGE_SOCIAL if social else MIN_COVERAGE
-        lexical = coverage >= floor and bm25[best] >= MIN_SCORE
+        lexical = coverage[best] >= floor and bm25[best] >= MIN_SCORE
         if semantic is None:
-            return SearchResult(hits, lexical, coverage, tuple(terms))
+            return SearchResult(hits, lexical, float(coverage[best]), tuple(terms))
         # Whether the question has an answer is asked of the top few clauses, not only the first: a question
         # that reads like one clause's examples while another edges it on words is still in scope.
         meaning = float(np.maximum(semantic.text[order[:3]], semantic.example[order[:3]]).max())
         confident = meaning >= SEMANTIC_ACCEPT or (lexical and meaning >= SEMANTIC_REJECT)
-        return SearchResult(hits, confident, coverage, tuple(terms), meaning, nearest_example=nearest)
+        return SearchResult(
+            hits, confident, float(coverage[best]), tuple(terms), meaning, nearest_example=nearest
+        )
 
     def coverage(
         self, groups: list[tuple[str, ...]], position: int, found: dict[str, tuple[int, int]] | None = None
     ) -> float:
         """The idf-weighted share of typed words that the clause at `position` speaks to (directly or via a
         synonym, in its text or its example questions). `found`: the groups' terms' `lookup`, if made already."""
+        return float(self.coverages(groups, found)[position])
+
+    def coverages(
+        self, groups: list[tuple[str, ...]], found: dict[str, tuple[int, int]] | None = None
+    ) -> np.ndarray:
+        """`coverage` of every clause at once: one pass per typed word's terms over all of them."""
+        covered = np.zeros(len(self.clauses))
+        if not groups:
+            return covered
         found = found or self.lookup([t for g in groups for t in g])
         idf = self.body.idf_values
-        total = covered = 0.0
+        examples = self.examples
+        total = 0.0
         for group in groups:
             weight = max(
                 max(float(idf[found[t][0]]), 0.0) if found[t][0] >= 0 else self.unknown_idf for t in group
             )
             total += weight
-            if any(self._uses(position, found[t]) for t in group):
-                covered += weight
-        return covered / total if total else 0.0
+            used = np.zeros(len(self.clauses), dtype=bool)
+            for term in group:
+                body, example = found[term]
+                if body >= 0:
+                    used[self.body.documents_at(body)] = True
+                if example >= 0 and examples is not None:
+                    used[self.example_owner[examples.documents_at(example)]] = True
+            covered += weight * used
+        return covered / total if total else covered
 
     def uses(self, position: int, term: str) -> bool:
         """Whether the clause at `position` uses `term` in its body or in one of its example questions."""

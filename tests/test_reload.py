@@ -15,7 +15,7 @@ from bot.server import create_app
 from bot.settings import Settings
 from tests.fakes.servers import serving
 
-QUESTION = {"school": "reading", "question": "can i go on tiktok at lunch?"}
+QUESTION = {"school": "reading", "question": "can i go on tiktok on the school computer at lunch?"}
 OLD = "such as lunch breaks."  # the end of reading.2.1, on one line of the folded YAML text
 NEW = "such as lunch breaks (edited by HR)."
 ADMIN = {"Authorization": "Bearer tok"}  # the reload detail is at /admin/health; /healthz is short

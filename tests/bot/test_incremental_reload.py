@@ -12,7 +12,7 @@ from bot.knowledge import check_knowledge, load_knowledge
 OLD = "such as lunch breaks."  # the end of reading.2.1
 NEW = "such as lunch breaks (edited by HR)."
 QUESTIONS = [
-    ("reading", "can i go on tiktok at lunch?"),
+    ("reading", "can i go on tiktok on the school computer at lunch?"),
     ("howitt", "can i add a parent on facebook?"),
     ("crynallt", "a pupil sent me a friend request"),
     ("rutland", "who do i tell if i see something worrying about a child online?"),
@@ -90,7 +90,10 @@ def test_only_the_edited_policys_index_is_rebuilt_and_answers_match_a_full_build
     assert retriever.indexes["howitt"].clauses is kept_index.clauses
     fresh = Assistant(load_knowledge(kb_copy))
     assert answers(assistant) == answers(fresh)
-    assert "edited by HR" in assistant.ask("can i go on tiktok at lunch?", "reading").clauses[0].quote
+    assert (
+        "edited by HR"
+        in assistant.ask("can i go on tiktok on the school computer at lunch?", "reading").clauses[0].quote
+    )
     # Every kept index reads its vectors from the new store: the old one is not kept alive beside it.
     if retriever.store is not None:
         for index in retriever.indexes.values():

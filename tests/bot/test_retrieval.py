@@ -156,26 +156,37 @@ def _unit(*values: float) -> np.ndarray:
     return vector / np.linalg.norm(vector)
 
 
-def test_several_near_examples_outvote_one_slightly_nearer_example():
-    texts = ["body a", "body b", "a1", "b1", "b2", "b3"]
-    vectors = [_unit(1, 0, 0), _unit(0, 1, 0), _unit(1, 0.28, 0), _unit(1, 0.32, 0.05), _unit(1, 0.33, 0.06)]
-    vectors.append(_unit(1, 0.34, 0.07))
+def test_the_mean_of_the_nearest_examples_takes_the_best_three_of_each_clause():
+    texts = ["a", "b", "a1", "a2", "a3", "a4", "b1"]
+    vectors = [_unit(0, 1), _unit(0, 1), _unit(1, 0), _unit(1, 1), _unit(0, 1), _unit(1, 0.2), _unit(1, 0.5)]
     store = VectorStore(np.stack(vectors), {t: i for i, t in enumerate(texts)})
-    owners = np.array([0, 1, 1, 1])
-    vectors_ = retrieval.SemanticVectors.build(store, ["body a", "body b"], ["a1", "b1", "b2", "b3"], owners)
+    owners = np.array([0, 0, 0, 0, 1])
+    vectors_ = retrieval.SemanticVectors.build(store, ["a", "b"], ["a1", "a2", "a3", "a4", "b1"], owners)
 
-    similarity = vectors_.similarity(_unit(1, 0.25, 0))
+    similarity = vectors_.similarity(_unit(1, 0))
 
-    assert similarity.example[0] > similarity.example[1]  # clause a holds the single nearest example
-    assert similarity.vote[1] > similarity.vote[0]  # but clause b's three near examples win the vote
-    assert abs(float(similarity.vote.sum()) - 1.0) < 1e-6  # every example's weight goes to some clause
+    cosines = [float(_unit(1, 0) @ v) for v in vectors[2:6]]
+    assert abs(similarity.examples[0] - np.mean(sorted(cosines)[-3:])) < 1e-6  # a3 (the farthest) is left out
+    assert abs(similarity.examples[1] - float(_unit(1, 0) @ vectors[6])) < 1e-6
 
 
-def test_a_clause_without_examples_gets_no_vote():
+def test_a_clause_without_examples_scores_nothing_from_them():
     store = VectorStore(np.stack([_unit(1, 0), _unit(0, 1), _unit(1, 1)]), {"a": 0, "b": 1, "b1": 2})
     vectors_ = retrieval.SemanticVectors.build(store, ["a", "b"], ["b1"], np.array([1]))
 
     similarity = vectors_.similarity(_unit(1, 0))
 
-    assert similarity.vote[0] == 0.0 and similarity.example[0] == -1.0
-    assert similarity.vote[1] == 1.0
+    assert similarity.examples[0] == 0.0 and similarity.example[0] == -1.0
+    assert abs(similarity.examples[1] - float(_unit(1, 0) @ _unit(1, 1))) < 1e-6
+
+
+def test_coverage_counts_each_typed_word_a_clause_speaks_to_in_its_text_or_examples(kb):
+    index = retrieval.Retriever(kb).indexes["rutland"]
+    for question in ("can i accept a friend request from a parent", "report abuse to my manager", "zzz qqq"):
+        groups = index.analyzer.groups(question)
+        coverage = index.coverages(groups)
+        for position in range(len(index.clauses)):
+            spoken = [any(index.uses(position, t) for t in group) for group in groups]
+            assert (coverage[position] == 1.0) == all(spoken)
+            assert (coverage[position] == 0.0) == (not any(spoken))
+            assert coverage[position] == index.coverage(groups, position)

@@ -152,9 +152,10 @@ def test_a_pupil_abusing_the_asker_is_not_routed_to_the_dsl(semantic, kb, assist
         answer = asker.ask(question, school)
         assert found.route is None, school
         assert answer.sensitive, school  # abuse of staff is answered privately in a shared channel
-        if (
-            semantic
-        ):  # on words alone Rutland's best clause is on service users, whose topics include safeguarding
+        # Rutland's and Reading's policies have no clause on staff abused online: their nearest rule may be one on
+        # pupils (Rutland's on friendship with pupils, whose contact is the DSL), so only the three that have one
+        # are held to leading with someone else.
+        if school in ("howitt", "wolverhampton", "crynallt"):
             assert answer.contacts and answer.contacts[0].role != "safeguarding_lead", school
 
 

@@ -28,6 +28,7 @@ DIALOGUE_SETS = {
         "dialogues5.yaml",
         "dialogues6.yaml",
         "dialogues7.yaml",
+        "dialogues8.yaml",
     )
 }
 DIALOGUES = [d for dialogues in DIALOGUE_SETS.values() for d in dialogues]
