@@ -237,6 +237,9 @@ class KnowledgeBase:
         return sum(len(p.clauses) for p in self.policies.values())
 
 
+BARE_SHARE = 0.25  # warn when this share of a policy's clauses has no example questions
+
+
 def parse_year_month(value: str | None) -> tuple[int, int] | None:
     if not value:
         return None
@@ -849,6 +852,17 @@ class _Loader:
                     file=self.shared(self.rel(path)),
                     line=line,
                 )
+            )
+        bare = [c for c in clauses if not c.examples]
+        if len(bare) >= BARE_SHARE * len(clauses):
+            # Not an error: a policy just imported has no examples yet. But the ranking leans on them
+            # (bot/retrieval.Ranking), so such a policy's clauses are found less often than they should be. A few
+            # list fragments ("This list is not exhaustive.") rightly have none, hence a share, not any.
+            self.warn(
+                path,
+                bare[0].line,
+                f"policy `{pid}`: {len(bare)} of {len(clauses)} clauses have no example questions (first "
+                f"`{bare[0].id}`), and rank below clauses that have them; add a few as staff would ask",
             )
         return tuple(clauses)
 

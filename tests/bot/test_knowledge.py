@@ -89,6 +89,33 @@ def test_rutland_is_past_review_and_howitt_has_no_review_date(kb):
     assert any("howitt" in w and "no review date" in w for w in warnings)
 
 
+def test_a_policy_whose_clauses_mostly_lack_example_questions_is_warned_about_at_the_first(kb_copy: Path):
+    path = kb_copy / "policies" / "reading.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    kept, skipping = [], False
+    for line in lines:  # every `examples:` block removed, as a freshly imported policy has none
+        if line.strip() == "examples:":
+            skipping = True
+            continue
+        if skipping and line.startswith("      - "):
+            continue
+        skipping = False
+        kept.append(line)
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    kb, problems = check_knowledge(kb_copy)
+    assert kb is not None  # a warning, not an error: the knowledge base still loads
+    first = kb.policies["reading"].clauses[0]
+    count = len(kb.policies["reading"].clauses)
+    [warning] = [p for p in problems if "example questions" in p.message]
+    assert (warning.file, warning.line, warning.severity) == (first.file, first.line, "warning")
+    assert f"policy `reading`: {count} of {count} clauses have no example questions" in warning.message
+
+
+def test_a_few_list_fragments_without_examples_are_not_warned_about(kb):
+    assert [c.id for c in kb.policies["npt"].clauses if not c.examples]  # "This list is not exhaustive." etc.
+    assert not [w for w in kb.warnings if "example questions" in w.message]
+
+
 # -- validation: each kind of mistake HR can make is reported as file:line ----------------------------------
 
 
