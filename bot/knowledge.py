@@ -46,6 +46,9 @@ class Topic:
     terms: tuple[str, ...] = ()
     # A personal or safeguarding matter: in a shared channel the answer goes to the asker alone.
     sensitive: bool = False
+    # Typed words or phrases ("who", "report*") that ask for what this topic's clauses give: a question showing
+    # one ranks them a little higher (bot/retrieval.Ranking.asked_with).
+    asked_with: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -512,7 +515,22 @@ class _Loader:
                     path, value.line_of("sensitive"), f"topic `{tid}`: `sensitive` must be true or false"
                 )
                 sensitive = False
-            topics[tid] = Topic(tid, self.text(path, value, "title") or tid, topic_roles, terms, sensitive)
+            asked_with = value.get("asked_with") or []
+            if not isinstance(asked_with, list) or not all(isinstance(a, str) and a.strip() for a in asked_with):
+                self.error(
+                    path,
+                    value.line_of("asked_with"),
+                    f"topic `{tid}`: `asked_with` must be a list of words or short phrases",
+                )
+                asked_with = []
+            topics[tid] = Topic(
+                tid,
+                self.text(path, value, "title") or tid,
+                topic_roles,
+                terms,
+                sensitive,
+                tuple(" ".join(a.split()) for a in asked_with),
+            )
         return topics
 
     def load_synonyms(self, path: Path) -> tuple[dict[str, tuple[str, ...]], tuple[WordCombination, ...]]:

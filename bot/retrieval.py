@@ -83,17 +83,26 @@ class Ranking:
     so that BM25 weighs 1; the fit reports the leave-one-set-out figures. Refit after changing a feature."""
 
     bm25: float = 1.0  # BM25 over text and examples, divided by the school's best
-    text: float = 1.139  # cosine to the clause's own text (0 if negative)
-    example: float = 0.631  # cosine to its nearest example question (0 if negative or none)
-    examples: float = 2.251  # mean cosine to its three nearest example questions (0 if none)
+    text: float = 1.178  # cosine to the clause's own text (0 if negative)
+    example: float = 0.540  # cosine to its nearest example question (0 if negative or none)
+    examples: float = 2.383  # mean cosine to its three nearest example questions (0 if none)
     example_count: float = (
-        0.508  # log(1 + number of example questions): HR writes most for what staff ask most
+        0.515  # log(1 + its number of example questions): HR write most for what is asked most
     )
-    coverage: float = 1.011  # idf-weighted share of the question's words the clause speaks to (`coverage`)
+    coverage: float = 1.065  # idf-weighted share of the question's words the clause speaks to (`coverage`)
+    asked_with: float = 0.447  # the clause is on a topic the question asks for by its words ("who do I tell")
 
     def weights(self) -> np.ndarray:
         return np.array(
-            [self.bm25, self.text, self.example, self.examples, self.example_count, self.coverage]
+            [
+                self.bm25,
+                self.text,
+                self.example,
+                self.examples,
+                self.example_count,
+                self.coverage,
+                self.asked_with,
+            ]
         )
 
 
@@ -109,6 +118,9 @@ class Signals:
     bm25: np.ndarray
     coverage: np.ndarray
     semantic: Similarity | None
+    asked: (
+        np.ndarray
+    )  # 1 for a clause on a topic the question asks for by its words (topics.yaml `asked_with`)
 
 
 @dataclass(frozen=True)
@@ -433,6 +445,12 @@ class SchoolIndex:
         # Clauses are walked in order, so each clause's examples sit together: owners never decrease.
         self.example_owner = np.array(owners, dtype=np.intp)
         self.example_count = np.log1p(np.bincount(self.example_owner, minlength=len(self.clauses)))
+        # Topics a question can ask for by its typed words (topics.yaml `asked_with`), each with its clauses here.
+        self.asked: list[tuple[PhraseSet, np.ndarray]] = []
+        for topic in kb.topics.values():
+            on_topic = np.array([topic.id in c.topics for c in self.clauses], dtype=np.float64)
+            if topic.asked_with and on_topic.any():
+                self.asked.append((PhraseSet(topic.asked_with), on_topic))
         self.position = {c.id: i for i, c in enumerate(self.clauses)}
         self._lock = threading.Lock()  # the server answers from worker threads
         self._examples: Postings | None = None
@@ -532,7 +550,13 @@ class SchoolIndex:
         semantic = vectors.similarity(vector) if vectors is not None and vector is not None else None
         found = self.lookup(terms)
         bm25 = self.scores(terms, found) if terms else np.zeros(len(self.clauses))
-        return Signals(groups, terms, bm25, self.coverages(groups, found), semantic)
+        asked = np.zeros(len(self.clauses))
+        if self.asked:
+            typed = typed_text(question)
+            for phrases, on_topic in self.asked:
+                if phrases.found_in(typed):
+                    np.maximum(asked, on_topic, out=asked)
+        return Signals(groups, terms, bm25, self.coverages(groups, found), semantic, asked)
 
     def features(self, signals: Signals) -> np.ndarray:
         """One row per clause, one column per weight of `Ranking` (needs the semantic signals)."""
@@ -546,6 +570,7 @@ class SchoolIndex:
                 signals.semantic.examples,
                 self.example_count,
                 signals.coverage,
+                signals.asked,
             ],
             axis=1,
         )

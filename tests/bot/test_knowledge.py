@@ -255,3 +255,18 @@ def test_copies_of_a_policy_share_one_copy_of_each_text(tmp_path):
     kb = load_knowledge(root)
     for a, b in zip(kb.policies["reading"].clauses, kb.policies["reading-copy"].clauses, strict=True):
         assert a.text is b.text and all(x is y for x, y in zip(a.examples, b.examples, strict=True))
+
+
+@pytest.mark.parametrize("given", ["who", "[who, '']", "[who, [tell]]", "{who: 1}"])
+def test_asked_with_words_that_are_not_a_list_of_phrases_are_reported_with_their_line(kb_copy: Path, given):
+    topics = kb_copy / "topics.yaml"
+    text = topics.read_text(encoding="utf-8")
+    assert "asked_with: [who, report*, tell, contact, ask]" in text
+    topics.write_text(
+        text.replace("asked_with: [who, report*, tell, contact, ask]", f"asked_with: {given}", 1)
+    )
+    line = _line_of(topics, f"asked_with: {given}")
+    assert (
+        f"knowledge/topics.yaml:{line}: topic `reporting_breach`: `asked_with` must be a list of words or short "
+        "phrases" in _errors(kb_copy)
+    )

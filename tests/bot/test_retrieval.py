@@ -190,3 +190,20 @@ def test_coverage_counts_each_typed_word_a_clause_speaks_to_in_its_text_or_examp
             assert (coverage[position] == 1.0) == all(spoken)
             assert (coverage[position] == 0.0) == (not any(spoken))
             assert coverage[position] == index.coverage(groups, position)
+
+
+def test_a_question_asking_who_to_tell_marks_the_clauses_on_reporting_and_only_those(kb):
+    index = retrieval.Retriever(kb).indexes["howitt"]
+    asked = index.signals("a colleague keeps posting about parents, who do i tell?").asked
+    on_reporting = {c.id for c in index.clauses if {"reporting_breach", "who_to_ask"} & set(c.topics)}
+    assert on_reporting and {index.clauses[i].id for i in np.flatnonzero(asked)} == on_reporting
+    assert not index.signals("a colleague keeps posting about parents, is that allowed?").asked.any()
+    assert index.signals("who'd I report it to").asked.any()  # typed words: "report*" takes "reported" too
+
+
+def test_the_ranking_has_one_weight_per_feature(assistant):
+    retriever = assistant.retriever
+    index = retriever.indexes["reading"]
+    question = "can i go on tiktok at lunch"
+    signals = index.signals(question, retriever.embedder.question(question))
+    assert index.features(signals).shape == (len(index.clauses), len(retrieval.RANKING_WEIGHTS))
