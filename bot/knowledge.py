@@ -516,7 +516,9 @@ class _Loader:
                 )
                 sensitive = False
             asked_with = value.get("asked_with") or []
-            if not isinstance(asked_with, list) or not all(isinstance(a, str) and a.strip() for a in asked_with):
+            if not isinstance(asked_with, list) or not all(
+                isinstance(a, str) and a.strip() for a in asked_with
+            ):
                 self.error(
                     path,
                     value.line_of("asked_with"),
