@@ -200,6 +200,21 @@ DIALOGUE8_FLOORS = {
 }
 
 
+# tests/eval/dialogues9.yaml: 20 dialogues (57 turns) by a ninth writer from the seeds alone, written after the
+# fitted ranking and every `asked_with` list, scored once: first turns 0.850 / 0.950, follow-ups 0.781 / 0.938,
+# contacts 7 of 9, drift 4 of 5 ("ta. also the laminator ... is jammed again, who sorts that" reads its "that" as
+# leaning on the thread), sensitive 6 of 6, one false no_match. Floors: that first score less a case.
+DIALOGUE9_FLOORS = {
+    "first_top1": 0.80,
+    "first_top3": 0.90,
+    "follow_top1": 0.75,
+    "follow_top3": 0.90,
+    "contacts": 0.66,
+    "no_match": 0.60,
+    "sensitive": 1.0,
+}
+
+
 @pytest.mark.parametrize(
     ("name", "floors"),
     [
@@ -211,6 +226,7 @@ DIALOGUE8_FLOORS = {
         ("dialogues6.yaml", DIALOGUE6_FLOORS),
         ("dialogues7.yaml", DIALOGUE7_FLOORS),
         ("dialogues8.yaml", DIALOGUE8_FLOORS),
+        ("dialogues9.yaml", DIALOGUE9_FLOORS),
     ],
 )
 def test_dialogues_read_follow_ups_in_their_thread_above_their_floors(assistant, name, floors):

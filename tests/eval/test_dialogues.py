@@ -29,6 +29,7 @@ DIALOGUE_SETS = {
         "dialogues6.yaml",
         "dialogues7.yaml",
         "dialogues8.yaml",
+        "dialogues9.yaml",
     )
 }
 DIALOGUES = [d for dialogues in DIALOGUE_SETS.values() for d in dialogues]
