@@ -2,7 +2,7 @@
 
 Each message in a thread is sorted by its form:
 - **new**: it says it changes the subject ("new question:", "unrelated", "different q"), or it opens with a
-  thanks or an "ok" and then asks something that does not lean back ("ok thanks, how do I book the minibus?"):
+  thanks or an "ok" and then "also", or asks something that does not lean back ("ok thanks, how do I book the minibus?"):
   searched on its own terms only, so a drift out of scope still gets no_match.
 - **leaning**: it leans on what came before: an opening such as "and if", "what about", "who do I tell", a
   back-reference ("that", "them", "as well", "on there"), or a fragment of a few words ("and whatsapp
@@ -73,6 +73,7 @@ _BACK_REFERENCE = re.compile(
     r"\b(?:that|those|these|them|same|either|too|instead|as well|(?:on|in|up|onto) there|(?:on|to|onto) it)\b",
     re.I,
 )
+_ALSO = re.compile(r"also\b", re.I)
 _WORDS = re.compile(r"[a-z0-9']+", re.I)
 
 NEW, LEANING, PLAIN = "new", "leaning", "plain"
@@ -99,6 +100,10 @@ def form_of(message: str) -> str:
     if _NEW_SUBJECT.search(text):
         return NEW
     rest = _after_thanks(text)
+    if rest != text and _ALSO.match(rest):
+        # "ta. also the laminator is jammed again, who sorts that": thanks, then "also", opens another matter,
+        # and any "that" in it points inside the message itself.
+        return NEW
     if _LEANING_OPENING.match(rest) or refers_back(rest):
         return LEANING
     return NEW if rest != text else PLAIN

@@ -53,10 +53,16 @@ def test_a_message_that_leans_on_the_one_before_is_a_follow_up(message):
         "another thing, are we allowed to use our own phones to take photos on trips",
         "on a different note, does the policy say anything about linkedin",
         "separate topic: who checks the school twitter over the holidays?",
+        "ta. also the laminator in the staffroom is jammed again, who sorts that",  # its "that" is the laminator
+        "ok thanks, also does the policy cover linkedin?",
     ],
 )
 def test_thanks_then_a_fresh_question_or_a_stated_change_of_subject_is_new(message):
     assert form_of(message) == NEW
+
+
+def test_also_without_a_thanks_before_it_still_leans_when_it_refers_back():
+    assert form_of("also does that apply at weekends?") == LEANING
 
 
 def test_a_complete_question_with_no_back_reference_is_plain():
