@@ -431,6 +431,15 @@ class _Loader:
             return ()
         return tuple(value)
 
+    def phrase_list(self, path: Path, m: LineDict, key: str, owner: str) -> tuple[str, ...]:
+        """`m[key]`: typed words or short phrases (bot/typed.py), each with its spaces evened; an error naming
+        `owner` ("topic `x`") when it is anything but a list of non-empty strings."""
+        value = m.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            self.error(path, m.line_of(key), f"{owner}: `{key}` must be a list of words or short phrases")
+            return ()
+        return tuple(" ".join(v.split()) for v in value)
+
     # -- files -----------------------------------------------------------------------------------------------
     def run(self) -> tuple[KnowledgeBase | None, list[Problem]]:
         if not self.root.is_dir():
@@ -515,24 +524,9 @@ class _Loader:
                     path, value.line_of("sensitive"), f"topic `{tid}`: `sensitive` must be true or false"
                 )
                 sensitive = False
-            asked_with = value.get("asked_with") or []
-            if not isinstance(asked_with, list) or not all(
-                isinstance(a, str) and a.strip() for a in asked_with
-            ):
-                self.error(
-                    path,
-                    value.line_of("asked_with"),
-                    f"topic `{tid}`: `asked_with` must be a list of words or short phrases",
-                )
-                asked_with = []
-            topics[tid] = Topic(
-                tid,
-                self.text(path, value, "title") or tid,
-                topic_roles,
-                terms,
-                sensitive,
-                tuple(" ".join(a.split()) for a in asked_with),
-            )
+            asked_with = self.phrase_list(path, value, "asked_with", f"topic `{tid}`")
+            title = self.text(path, value, "title") or tid
+            topics[tid] = Topic(tid, title, topic_roles, terms, sensitive, asked_with)
         return topics
 
     def load_synonyms(self, path: Path) -> tuple[dict[str, tuple[str, ...]], tuple[WordCombination, ...]]:
@@ -674,18 +668,10 @@ class _Loader:
                 )
                 continue
             about, signs = self._route_signs(path, str(rid), value)
-            unless = value.get("unless", [])
-            if not isinstance(unless, list) or not all(isinstance(w, str) and w.strip() for w in unless):
-                self.error(
-                    path,
-                    value.line_of("unless"),
-                    f"route `{rid}`: `unless` must be a list of words or short phrases",
-                )
-                unless = []
+            unless = self.phrase_list(path, value, "unless", f"route `{rid}`")
             if topic and lead and message:
                 cleaned = tuple(" ".join(e.split()) for e in examples if e.strip())
-                phrases = tuple(" ".join(w.split()) for w in unless)
-                routes.append(Route(str(rid), topic, lead, message, cleaned, about, signs, phrases))
+                routes.append(Route(str(rid), topic, lead, message, cleaned, about, signs, unless))
         return tuple(routes)
 
     def _route_signs(self, path: Path, rid: str, value: LineDict) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -86,9 +86,8 @@ class Ranking:
     text: float = 1.178  # cosine to the clause's own text (0 if negative)
     example: float = 0.540  # cosine to its nearest example question (0 if negative or none)
     examples: float = 2.383  # mean cosine to its three nearest example questions (0 if none)
-    example_count: float = (
-        0.515  # log(1 + its number of example questions): HR write most for what is asked most
-    )
+    # log(1 + its number of example questions): HR write most for what staff ask most
+    example_count: float = 0.515
     coverage: float = 1.065  # idf-weighted share of the question's words the clause speaks to (`coverage`)
     asked_with: float = 0.447  # the clause is on a topic the question asks for by its words ("who do I tell")
 
@@ -118,9 +117,8 @@ class Signals:
     bm25: np.ndarray
     coverage: np.ndarray
     semantic: Similarity | None
-    asked: (
-        np.ndarray
-    )  # 1 for a clause on a topic the question asks for by its words (topics.yaml `asked_with`)
+    # 1 for a clause on a topic the question asks for by its words (topics.yaml `asked_with`)
+    asked: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -339,9 +337,8 @@ class SemanticVectors:
         starts = np.r_[0, np.flatnonzero(np.diff(owners)) + 1] if owners.size else np.zeros(0, np.int64)
         clauses = owners[starts] if owners.size else starts
         counts = np.diff(np.r_[starts, owners.size])
-        grid = np.full((counts.size, int(counts.max(initial=0))), -1, dtype=np.intp)
-        for row, (start, count) in enumerate(zip(starts.tolist(), counts.tolist(), strict=True)):
-            grid[row, :count] = np.arange(start, start + count)
+        columns = np.arange(int(counts.max(initial=0)))
+        grid = np.where(columns < counts[:, None], starts[:, None] + columns, -1).astype(np.intp)
         return cls(
             store.matrix, store.rows_of(body), store.rows_of(examples), starts.astype(np.int64), clauses, grid
         )
@@ -448,8 +445,10 @@ class SchoolIndex:
         # Topics a question can ask for by its typed words (topics.yaml `asked_with`), each with its clauses here.
         self.asked: list[tuple[PhraseSet, np.ndarray]] = []
         for topic in kb.topics.values():
+            if not topic.asked_with:
+                continue
             on_topic = np.array([topic.id in c.topics for c in self.clauses], dtype=np.float64)
-            if topic.asked_with and on_topic.any():
+            if on_topic.any():
                 self.asked.append((PhraseSet(topic.asked_with), on_topic))
         self.position = {c.id: i for i, c in enumerate(self.clauses)}
         self._lock = threading.Lock()  # the server answers from worker threads
