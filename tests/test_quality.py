@@ -73,6 +73,9 @@ CHAT_FLOORS = {
     # direct and chat questions by another writer, 20 of them asking who to tell, scored once after the fitted
     # ranking and `asked_with` (0.933 / 1.000 / 1.000 / 0.917, no false no_match): floors that less a case
     "chat6.yaml": {"top1": 0.91, "top3": 0.98, "contacts": 0.95, "no_match": 0.83},
+    # a seventh (70 situations, 15 out of scope, another writer), scored once after `asked_with` and the thanks
+    # rule (0.914 / 0.971 / 0.955 / 1.000, no false no_match): floors that first score less a case
+    "situations7.yaml": {"top1": 0.90, "top3": 0.95, "contacts": 0.90, "no_match": 0.93},
 }
 
 
@@ -215,6 +218,20 @@ DIALOGUE9_FLOORS = {
 }
 
 
+# tests/eval/dialogues10.yaml: 45 dialogues (114 turns, the judging set's size) by a tenth writer from the seeds
+# alone, written after every change above, scored once: first turns 0.889 / 0.978, follow-ups 0.828 / 0.953,
+# contacts 21 of 23, drift 5 of 5, sensitive 6 of 6, one false no_match. Floors: that first score less a case.
+DIALOGUE10_FLOORS = {
+    "first_top1": 0.86,
+    "first_top3": 0.95,
+    "follow_top1": 0.81,
+    "follow_top3": 0.93,
+    "contacts": 0.86,
+    "no_match": 0.80,
+    "sensitive": 1.0,
+}
+
+
 @pytest.mark.parametrize(
     ("name", "floors"),
     [
@@ -227,6 +244,7 @@ DIALOGUE9_FLOORS = {
         ("dialogues7.yaml", DIALOGUE7_FLOORS),
         ("dialogues8.yaml", DIALOGUE8_FLOORS),
         ("dialogues9.yaml", DIALOGUE9_FLOORS),
+        ("dialogues10.yaml", DIALOGUE10_FLOORS),
     ],
 )
 def test_dialogues_read_follow_ups_in_their_thread_above_their_floors(assistant, name, floors):

@@ -30,6 +30,7 @@ DIALOGUE_SETS = {
         "dialogues7.yaml",
         "dialogues8.yaml",
         "dialogues9.yaml",
+        "dialogues10.yaml",
     )
 }
 DIALOGUES = [d for dialogues in DIALOGUE_SETS.values() for d in dialogues]
