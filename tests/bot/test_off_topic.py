@@ -62,3 +62,12 @@ def test_without_the_embedding_model_nothing_is_taken_for_off_topic():
     index = OffTopicIndex(("when is pay day",), None)
     assert not index.nearer(np.ones(384, dtype=np.float32), 0.0)
     assert not index.nearer(None, 0.0)
+
+
+def test_a_lie_about_the_asker_on_a_community_page_is_answered_not_declined(assistant):
+    # "the community page" is what staff call a local Facebook group: a wordy worry that names no platform
+    # otherwise shares too few words with the rule to pass the gate on them.
+    question = "a parent wrote on the village community page that i lost a child on the school trip, it never happened. what can i do"
+    answer = assistant.ask(question, "crynallt")
+    assert answer.status == "answered"
+    assert answer.clause is not None and answer.clause.id == "npt.8.1"
