@@ -201,6 +201,16 @@ def test_a_question_asking_who_to_tell_marks_the_clauses_on_reporting_and_only_t
     assert index.signals("who'd I report it to").asked.any()  # typed words: "report*" takes "reported" too
 
 
+def test_a_question_whether_someone_may_go_through_an_account_ranks_a_monitoring_rule_first(assistant):
+    index = assistant.retriever.indexes["wolverhampton"]
+    question = "is my manager allowed to go through my facebook to see what i have been posting"
+    assert index.signals(question).asked.any()
+    for school in ("reading", "wolverhampton", "crynallt"):
+        topics = {c.id: c.topics for c in assistant.retriever.indexes[school].clauses}
+        answer = assistant.ask(question, school)
+        assert answer.clause is not None and "monitoring" in topics[answer.clause.id], (school, answer.clause)
+
+
 def test_the_ranking_has_one_weight_per_feature(assistant):
     retriever = assistant.retriever
     index = retriever.indexes["reading"]
