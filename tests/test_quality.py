@@ -232,6 +232,20 @@ DIALOGUE10_FLOORS = {
 }
 
 
+# tests/eval/dialogues11.yaml: 45 dialogues (116 turns) by an eleventh writer from the seeds alone, written after
+# the monitoring topic's `asked_with`, scored once: first turns 0.867 / 0.978, follow-ups 0.864 / 0.970, contacts
+# 20 of 20, drift 5 of 5, sensitive 6 of 6, one false no_match. Floors: that first score less a case.
+DIALOGUE11_FLOORS = {
+    "first_top1": 0.84,
+    "first_top3": 0.95,
+    "follow_top1": 0.84,
+    "follow_top3": 0.95,
+    "contacts": 0.95,
+    "no_match": 0.80,
+    "sensitive": 1.0,
+}
+
+
 @pytest.mark.parametrize(
     ("name", "floors"),
     [
@@ -245,6 +259,7 @@ DIALOGUE10_FLOORS = {
         ("dialogues8.yaml", DIALOGUE8_FLOORS),
         ("dialogues9.yaml", DIALOGUE9_FLOORS),
         ("dialogues10.yaml", DIALOGUE10_FLOORS),
+        ("dialogues11.yaml", DIALOGUE11_FLOORS),
     ],
 )
 def test_dialogues_read_follow_ups_in_their_thread_above_their_floors(assistant, name, floors):

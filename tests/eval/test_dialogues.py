@@ -31,6 +31,7 @@ DIALOGUE_SETS = {
         "dialogues8.yaml",
         "dialogues9.yaml",
         "dialogues10.yaml",
+        "dialogues11.yaml",
     )
 }
 DIALOGUES = [d for dialogues in DIALOGUE_SETS.values() for d in dialogues]
