@@ -4,7 +4,7 @@ Each message in a thread is sorted by its form:
 - **new**: it says it changes the subject ("new question:", "unrelated", "different q"), or it opens with a
   thanks or an "ok" and then "also", or asks something that does not lean back ("ok thanks, how do I book the minibus?"):
   searched on its own terms only, so a drift out of scope still gets no_match.
-- **leaning**: it leans on what came before: an opening such as "and if", "what about", "who do I tell", a
+- **leaning**: it leans on what came before: an opening such as "and if", "if so", "what about", "who do I tell", a
   back-reference ("that", "them", "as well", "on there"), or a fragment of a few words ("and whatsapp
   groups?"). One that refers back, by such a word or as a fragment, is not declined as out of scope on its own
   words ("so lunch is fine?" alone is nearer "what's for school dinner" than any clause): with its thread's
@@ -66,7 +66,7 @@ _LEANING_OPENING = re.compile(
     r"^(?:and|but|or|so|what about|how about|what if|and if|even if|same|does that|does this|does it|is that|"
     r"is this|would that|would it|could that|could it|will that|who do i|who should i|who would i|who can i|"
     r"what happens|what would happen|could i get|would i get|can i get|could they|would they|is it still|"
-    r"still|should i)\b",
+    r"still|should i|if so|if not|if (?:we|i|they|you|he|she|it) (?:do|does|did|don'?t|doesn'?t)|if that|if this)\b",
     re.I,
 )
 _BACK_REFERENCE = re.compile(
@@ -189,10 +189,14 @@ def search_in_thread(
         weighted += [(COMBINED_WEIGHT * factor, combined), (PRIOR_WEIGHT * factor, prior)]
         topic = next((t.topic for t in reversed(context) if t.status == "answered" and t.topic), None)
     hits = _added(weighted, limit, topic, TOPIC_PRIOR * factor)
+    # "if we do, at what stage, and who advises us?" after a question on checking candidates online shares too few
+    # words with any rule, alone or with its thread, to pass the gate: a message that leans on its thread and whose
+    # best clause stays on the thread's topic is answered, as the thread was.
+    continues = form == LEANING and topic is not None and bool(hits) and topic in hits[0].clause.topics
     result = dataclasses.replace(
         bare,
         hits=hits,
-        confident=bare.confident or combined.confident,
+        confident=bare.confident or combined.confident or continues,
         route=combined.route if leaning_guess else bare.route or combined.route,
         # Only the message itself makes a route unmistakable: "and do the police get told?" after a worry about
         # a child is still asking about the police.

@@ -36,6 +36,9 @@ from bot.retrieval import Hit, SearchResult
         "and whatsapp groups?",
         "ok. and the school's fb page?",
         "does that go for TAs as well",
+        "if we do, when should it happen?",
+        "if so, who do i ask?",
+        "if she doesnt, what then",
     ],
 )
 def test_a_message_that_leans_on_the_one_before_is_a_follow_up(message):
@@ -67,6 +70,20 @@ def test_also_without_a_thanks_before_it_still_leans_when_it_refers_back():
 
 def test_a_complete_question_with_no_back_reference_is_plain():
     assert form_of("can i put where i work on my instagram profile?") == PLAIN
+    assert (
+        form_of("if a parent adds me on facebook can i accept?") == PLAIN
+    )  # "if" alone opens a whole question
+
+
+def test_a_leaning_follow_up_that_stays_on_the_threads_topic_is_answered_though_its_words_are_few(assistant):
+    threads = ThreadMemory(assistant)
+    first = threads.ask(
+        "can we check the candidates' facebook pages before the interviews for the TA post?", "rutland", "t"
+    )
+    assert first.status == "answered" and first.topic_id == "recruitment"
+    follow = threads.ask("if we do, when should it happen and who can advise us?", "rutland", "t")
+    assert follow.status == "answered" and follow.follow_up
+    assert follow.topic_id == "recruitment" and follow.contacts[0].role == "hr_provider"
 
 
 def test_the_last_answered_turn_with_words_is_what_a_follow_up_leans_on():
