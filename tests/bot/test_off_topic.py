@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bot.followup import ThreadMemory
 from bot.retrieval import OffTopicIndex
@@ -71,3 +72,18 @@ def test_a_lie_about_the_asker_on_a_community_page_is_answered_not_declined(assi
     answer = assistant.ask(question, "crynallt")
     assert answer.status == "answered"
     assert answer.clause is not None and answer.clause.id == "npt.8.1"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "would forwarding a meme that makes fun of the inspectors get me into bother",
+        "is making a meme about my deputy head ok if its just a joke",
+    ],
+)
+def test_a_question_about_sharing_a_meme_is_answered_not_declined(assistant, question):
+    # A meme is social media content whatever platform it is on; without "meme" among scope.yaml's words,
+    # these name no platform and share too few words with the rules on offensive posts to pass the gate.
+    answer = assistant.ask(question, "howitt")
+    assert answer.status == "answered"
+    assert answer.clause is not None and answer.clause.id.startswith("howitt.")
