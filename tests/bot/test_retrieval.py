@@ -211,6 +211,20 @@ def test_a_question_whether_someone_may_go_through_an_account_ranks_a_monitoring
         assert answer.clause is not None and "monitoring" in topics[answer.clause.id], (school, answer.clause)
 
 
+def test_a_question_whether_the_school_keeps_an_eye_on_posts_ranks_a_monitoring_rule_first(assistant):
+    # "keep an eye on" is how staff say monitoring; it shares no content word with the rule that answers.
+    topics = {c.id: c.topics for c in assistant.retriever.indexes["wolverhampton"].clauses}
+    answer = assistant.ask("does the school keep an eye on the things staff put on twitter", "wolverhampton")
+    assert answer.clause is not None and "monitoring" in topics[answer.clause.id], answer.clause
+
+
+def test_asking_for_the_worst_that_could_happen_ranks_a_rule_on_consequences_first(assistant):
+    topics = {c.id: c.topics for c in assistant.retriever.indexes["howitt"].clauses}
+    question = "me and a colleague have been slagging off a parent on fb, whats the worst that could happen"
+    answer = assistant.ask(question, "howitt")
+    assert answer.clause is not None and "disciplinary" in topics[answer.clause.id], answer.clause
+
+
 def test_the_ranking_has_one_weight_per_feature(assistant):
     retriever = assistant.retriever
     index = retriever.indexes["reading"]
