@@ -761,8 +761,10 @@ class RouteIndex:
         on parents under the DSL.) Without a model, BM25 over the examples decides.
         Either way, a question showing a route's signs takes it ("a pupil posted photos of her bruises": its
         words sit near the clauses on posting photos, but it is a worry about a child). `off_topic`: how near the
-        question is to scope.yaml's questions that no policy answers; one nearer those than the route's examples
-        is not the route's ("a parent wants to pay dinner money by card").
+        question is to scope.yaml's questions that no policy answers; one clearly nearer those than the route's
+        examples (by OFF_TOPIC_MARGIN, as off-topic questions must be to beat a clause) is not the route's ("a
+        parent wants to pay dinner money by card"). Only clearly: declining a worry about a child is the worst
+        answer there is, and HR adding an off-topic question about parents must not tip one over.
         """
         if self.bm25 is None:
             return None, 0.0, False
@@ -773,14 +775,14 @@ class RouteIndex:
             margin = two_nearest(similarity) - rival
             if signalled is not None:
                 return signalled, margin, True
-            # Nearer scope.yaml's questions that no policy answers (pay, dinner money, rotas) than the route's own
-            # examples: not a worry of the route's kind, however it compares with the clauses. Nor is one that
+            # Clearly nearer scope.yaml's questions that no policy answers (pay, dinner money, rotas) than the route's
+            # own examples: not a worry of the route's kind, however it compares with the clauses. Nor is one that
             # shows the route's `unless` words ("a yr 11 sent me a message calling me a slag").
             route = int(self.owner[best])
             taken = (
                 float(similarity[best]) >= ROUTE_ACCEPT
                 and margin >= ROUTE_MARGIN
-                and two_nearest(similarity) > off_topic
+                and off_topic - two_nearest(similarity) < OFF_TOPIC_MARGIN
                 and not self._unless(route, question)
             )
             return (self.routes[route] if taken else None), margin, taken and margin >= ROUTE_CLEAR

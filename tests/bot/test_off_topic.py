@@ -87,3 +87,27 @@ def test_a_question_about_sharing_a_meme_is_answered_not_declined(assistant, que
     answer = assistant.ask(question, "howitt")
     assert answer.status == "answered"
     assert answer.clause is not None and answer.clause.id.startswith("howitt.")
+
+
+def test_off_topic_questions_hr_adds_near_a_worry_about_a_child_do_not_make_it_declined(
+    kb_copy, embedding_cache
+):
+    # Declining a worry about a child is the most harmful answer there is, so scope.yaml's off-topic questions
+    # turn a worry away only when clearly nearer them than the route's own examples, as they must be to turn a
+    # clause's question away. Two questions about parents confronting staff in person once declined this one.
+    from bot.assistant import Assistant
+    from bot.knowledge import load_knowledge
+
+    path = kb_copy / "scope.yaml"
+    text = path.read_text()
+    extra = (
+        '  - "a dad shouted at me in the playground at pick up, how should i deal with it"\n'
+        '  - "a parent was rude to me face to face at the school gate this morning, what do i do"\n'
+    )
+    path.write_text(text.replace("off_topic:\n", "off_topic:\n" + extra, 1))
+    edited = Assistant(load_knowledge(kb_copy), embedding_cache=embedding_cache)
+    assert "a dad shouted at me in the playground at pick up, how should i deal with it" in (
+        edited.kb.off_topic_examples
+    )
+    answer = edited.ask("a boy in my class came in with a black eye and says his stepdad did it", "howitt")
+    assert answer.status == "answered" and answer.contacts[0].role == "safeguarding_lead"
