@@ -82,6 +82,9 @@ CHAT_FLOORS = {
     # direct and chat questions by another writer (67 answerable, 13 out of scope), scored once at the same
     # point (0.985 / 1.000 / 1.000 / 1.000, no false no_match): floors that less a case
     "chat7.yaml": {"top1": 0.97, "top3": 0.98, "contacts": 0.92, "no_match": 0.92},
+    # a tenth (60 incidents as posted in chat, 15 out of scope, another writer), scored once after the route's
+    # off-topic margin (0.917 / 0.983 / 1.000 / 0.867, no false no_match): floors that less a case
+    "situations10.yaml": {"top1": 0.90, "top3": 0.96, "contacts": 0.94, "no_match": 0.80},
 }
 
 
