@@ -111,3 +111,16 @@ def test_off_topic_questions_hr_adds_near_a_worry_about_a_child_do_not_make_it_d
     )
     answer = edited.ask("a boy in my class came in with a black eye and says his stepdad did it", "howitt")
     assert answer.status == "answered" and answer.contacts[0].role == "safeguarding_lead"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "the council laptop i was given keeps crashing, who do i contact",
+        "who can i contact about my laptop not working",
+    ],
+)
+def test_a_broken_work_laptop_is_declined_though_a_rule_names_council_laptops(assistant, question):
+    # Rutland's rule on using council equipment shares "laptop" and "contact" with these; scope.yaml's question
+    # about a laptop that keeps freezing is what turns them away.
+    assert assistant.ask(question, "rutland").status == "no_match"
