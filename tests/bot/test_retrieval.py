@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import bot.retrieval as retrieval
 from bot import Assistant
@@ -223,6 +224,20 @@ def test_asking_for_the_worst_that_could_happen_ranks_a_rule_on_consequences_fir
     question = "me and a colleague have been slagging off a parent on fb, whats the worst that could happen"
     answer = assistant.ask(question, "howitt")
     assert answer.clause is not None and "disciplinary" in topics[answer.clause.id], answer.clause
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "is a disclaimer needed if i write about my job on linkedin",
+        "whats the rule on disclaimers for staff who blog",
+    ],
+)
+def test_a_question_about_a_disclaimer_quotes_the_rule_that_asks_for_one(assistant, question):
+    # Reading 5.3 (you may say where you work) sits beside 5.4 (then add a "views are my own" statement); a topic
+    # title shared by both once gave 5.3 the word "disclaimer" it never uses.
+    answer = assistant.ask(question, "reading")
+    assert answer.clause is not None and answer.clause.id == "reading.5.4"
 
 
 def test_the_ranking_has_one_weight_per_feature(assistant):
