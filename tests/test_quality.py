@@ -88,6 +88,12 @@ CHAT_FLOORS = {
     # a ninth (70 situations, a third of them long, managers' and push-back questions among them, 15 out of scope,
     # another writer), scored once at the same point (0.943 / 0.971 / 1.000 / 0.800, no false no_match)
     "situations9.yaml": {"top1": 0.92, "top3": 0.95, "contacts": 0.93, "no_match": 0.73},
+    # an eleventh (70 situations spread over each policy's less obvious rules, 15 out of scope, another writer)
+    # and direct and chat questions by another (67 answerable, 13 out of scope), each scored once after the
+    # disclaimer topic's fix (0.857 / 0.957 / 1.000 / 0.867, 1 false no_match; 0.970 / 1.000 / 0.933 / 1.000, none):
+    # floors those first scores less a case
+    "situations11.yaml": {"top1": 0.84, "top3": 0.94, "contacts": 0.93, "no_match": 0.80},
+    "chat8.yaml": {"top1": 0.95, "top3": 0.98, "contacts": 0.86, "no_match": 0.92},
 }
 
 
