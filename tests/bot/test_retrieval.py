@@ -240,6 +240,20 @@ def test_a_question_about_a_disclaimer_quotes_the_rule_that_asks_for_one(assista
     assert answer.clause is not None and answer.clause.id == "reading.5.4"
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "really fed up with how slt handled my flexible working request. can i tweet about it if i leave the school name out",
+        "so fed up with how the new behaviour policy is being handled, going to do an insta story about it, no names",
+    ],
+)
+def test_airing_a_grievance_about_work_online_quotes_the_rule_on_internal_channels(assistant, question):
+    # Staff who mean to post about how they were treated say "fed up with how": the rule that answers (use the
+    # grievance and whistleblowing procedures, not social media) shares no content word with that.
+    answer = assistant.ask(question, "wolverhampton")
+    assert answer.clause is not None and answer.clause.id == "wolverhampton.7.7"
+
+
 def test_the_ranking_has_one_weight_per_feature(assistant):
     retriever = assistant.retriever
     index = retriever.indexes["reading"]
