@@ -94,6 +94,9 @@ CHAT_FLOORS = {
     # floors those first scores less a case
     "situations11.yaml": {"top1": 0.84, "top3": 0.94, "contacts": 0.93, "no_match": 0.80},
     "chat8.yaml": {"top1": 0.95, "top3": 0.98, "contacts": 0.86, "no_match": 0.92},
+    # a twelfth (70 situations from a week in a primary school, 15 out of scope, another writer), scored once after
+    # the whistleblowing phrases (0.900 / 0.943 / 1.000 / 1.000, 2 false no_match): floors that less a case
+    "situations12.yaml": {"top1": 0.88, "top3": 0.92, "contacts": 0.95, "no_match": 0.93},
 }
 
 
