@@ -132,3 +132,16 @@ def test_a_question_about_a_podcast_is_answered_not_declined(assistant):
     assert (
         assistant.ask("i do a weekly podcast about teaching, does that count", "howitt").status == "answered"
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "school"),
+    [
+        ("is a quick scroll on my phone ok while the class is in assembly", "reading"),
+        ("can i tell the mums group im in about the new headteacher before its announced", "crynallt"),
+    ],
+)
+def test_a_scroll_or_a_mums_group_is_social_media_though_no_platform_is_named(assistant, question, school):
+    # Staff say "a quick scroll" for reading a feed and "the mums group" for a parents' Facebook or WhatsApp
+    # group; without them among scope.yaml's words these shared too few words with the rules to pass the gate.
+    assert assistant.ask(question, school).status == "answered"
