@@ -267,6 +267,20 @@ DIALOGUE11_FLOORS = {
 }
 
 
+# tests/eval/dialogues12.yaml: 45 dialogues (118 turns) by a twelfth writer from the seeds alone, written after
+# the whistleblowing phrases, scored once: first turns 0.889 / 0.978, follow-ups 0.734 / 0.953, contacts all,
+# drift 7 of 9, sensitive 10 of 11, one false no_match. Floors: that first score less a case.
+DIALOGUE12_FLOORS = {
+    "first_top1": 0.86,
+    "first_top3": 0.95,
+    "follow_top1": 0.71,
+    "follow_top3": 0.93,
+    "contacts": 0.95,
+    "no_match": 0.66,
+    "sensitive": 0.81,
+}
+
+
 @pytest.mark.parametrize(
     ("name", "floors"),
     [
@@ -281,6 +295,7 @@ DIALOGUE11_FLOORS = {
         ("dialogues9.yaml", DIALOGUE9_FLOORS),
         ("dialogues10.yaml", DIALOGUE10_FLOORS),
         ("dialogues11.yaml", DIALOGUE11_FLOORS),
+        ("dialogues12.yaml", DIALOGUE12_FLOORS),
     ],
 )
 def test_dialogues_read_follow_ups_in_their_thread_above_their_floors(assistant, name, floors):

@@ -32,6 +32,7 @@ DIALOGUE_SETS = {
         "dialogues9.yaml",
         "dialogues10.yaml",
         "dialogues11.yaml",
+        "dialogues12.yaml",
     )
 }
 DIALOGUES = [d for dialogues in DIALOGUE_SETS.values() for d in dialogues]
