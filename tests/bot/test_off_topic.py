@@ -145,3 +145,11 @@ def test_a_scroll_or_a_mums_group_is_social_media_though_no_platform_is_named(as
     # Staff say "a quick scroll" for reading a feed and "the mums group" for a parents' Facebook or WhatsApp
     # group; without them among scope.yaml's words these shared too few words with the rules to pass the gate.
     assert assistant.ask(question, school).status == "answered"
+
+
+def test_how_to_appeal_a_pay_decision_is_a_drift_even_after_a_question_about_posting_about_pay(assistant):
+    threads = ThreadMemory(assistant)
+    threads.ask("can i tweet about my pay rise being refused if i dont name the school", "wolverhampton", "t")
+    assert threads.ask(
+        "ok so how do i appeal against the pay decision then", "wolverhampton", "t"
+    ).status == ("no_match")

@@ -245,6 +245,7 @@ def test_a_question_about_a_disclaimer_quotes_the_rule_that_asks_for_one(assista
     [
         "really fed up with how slt handled my flexible working request. can i tweet about it if i leave the school name out",
         "so fed up with how the new behaviour policy is being handled, going to do an insta story about it, no names",
+        "absolutely livid about how my capability meeting went, tempted to post the whole story on facebook tonight",
     ],
 )
 def test_airing_a_grievance_about_work_online_quotes_the_rule_on_internal_channels(assistant, question):
