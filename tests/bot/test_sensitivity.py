@@ -75,6 +75,7 @@ def test_a_summons_put_in_few_words_is_sensitive_by_its_signs_where_meaning_miss
         "I'm being investigated over a post, what happens now?",
         "i got a written warning for a facebook comment",
         "a parent has complained about me to the head over my insta",
+        "my deputy wants a word about something i put on tiktok",  # "a word", with me understood
     ],
 )
 def test_the_askers_own_disciplinary_matter_is_sensitive_by_its_signs_without_the_model(kb, question):
