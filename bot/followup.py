@@ -64,7 +64,7 @@ _NEW_SUBJECT = re.compile(
 )
 _LEANING_OPENING = re.compile(
     r"^(?:and|but|or|so|what about|how about|what if|and if|even if|same|does that|does this|does it|is that|"
-    r"is this|would that|would it|could that|could it|will that|who do i|who should i|who would i|who can i|"
+    r"is this|would that|would it|could that|could it|will that|who (?:do|should|would|can|could|will) |"
     r"what happens|what would happen|could i get|would i get|can i get|could they|would they|is it still|"
     r"still|should i|if so|if not|if (?:we|i|they|you|he|she|it) (?:do|does|did|don'?t|doesn'?t)|if that|if this)\b",
     re.I,

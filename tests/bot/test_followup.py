@@ -39,6 +39,7 @@ from bot.retrieval import Hit, SearchResult
         "if we do, when should it happen?",
         "if so, who do i ask?",
         "if she doesnt, what then",
+        "who could explain the process to me?",  # who can, could, will... asks for the thread's contacts
     ],
 )
 def test_a_message_that_leans_on_the_one_before_is_a_follow_up(message):
@@ -84,6 +85,20 @@ def test_a_leaning_follow_up_that_stays_on_the_threads_topic_is_answered_though_
     follow = threads.ask("if we do, when should it happen and who can advise us?", "rutland", "t")
     assert follow.status == "answered" and follow.follow_up
     assert follow.topic_id == "recruitment" and follow.contacts[0].role == "hr_provider"
+
+
+def test_asking_who_could_explain_the_process_after_a_disciplinary_question_is_answered_not_declined(
+    assistant,
+):
+    # Few words and none of a rule's: alone it reads as a change of subject, but "who could..." asks for the
+    # contacts of the matter in hand.
+    threads = ThreadMemory(assistant)
+    question = (
+        "i shared an offensive meme in a whatsapp group and the head has found out, could i lose my job?"
+    )
+    assert threads.ask(question, "howitt", "t").status == "answered"
+    follow = threads.ask("who could explain the process to me?", "howitt", "t")
+    assert follow.status == "answered" and follow.follow_up
 
 
 def test_the_last_answered_turn_with_words_is_what_a_follow_up_leans_on():
