@@ -97,6 +97,12 @@ CHAT_FLOORS = {
     # a twelfth (70 situations from a week in a primary school, 15 out of scope, another writer), scored once after
     # the whistleblowing phrases (0.900 / 0.943 / 1.000 / 1.000, 2 false no_match): floors that less a case
     "situations12.yaml": {"top1": 0.88, "top3": 0.92, "contacts": 0.95, "no_match": 0.93},
+    # a thirteenth (70 situations, vented, anxious or pushing back, 15 out of scope) and direct, very short and
+    # chatty questions (67 answerable, 13 out of scope), by two more writers, each scored once after the
+    # "who can..." follow-ups (0.886 / 0.957 / 1.000 / 0.933, none; 0.896 / 0.985 / 1.000 / 1.000, 1 false
+    # no_match), and both scored the same with the knowledge base as this session began: floors those less a case
+    "situations13.yaml": {"top1": 0.87, "top3": 0.94, "contacts": 0.94, "no_match": 0.86},
+    "chat9.yaml": {"top1": 0.88, "top3": 0.97, "contacts": 0.92, "no_match": 0.92},
 }
 
 
