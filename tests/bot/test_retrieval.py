@@ -255,6 +255,15 @@ def test_airing_a_grievance_about_work_online_quotes_the_rule_on_internal_channe
     assert answer.clause is not None and answer.clause.id == "wolverhampton.7.7"
 
 
+def test_wanting_to_let_people_know_asks_for_the_rule_on_raising_concerns(assistant):
+    index = assistant.retriever.indexes["rutland"]
+    asked = index.signals(
+        "something is wrong with how contracts are handed out, can i post it to let people know"
+    )
+    marked = {index.clauses[i].id for i in np.flatnonzero(asked.asked)}
+    assert "rutland.7.10.b11" in marked  # use the whistleblowing procedure, not social media
+
+
 def test_the_ranking_has_one_weight_per_feature(assistant):
     retriever = assistant.retriever
     index = retriever.indexes["reading"]
