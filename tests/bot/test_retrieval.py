@@ -226,33 +226,38 @@ def test_asking_for_the_worst_that_could_happen_ranks_a_rule_on_consequences_fir
     assert answer.clause is not None and "disciplinary" in topics[answer.clause.id], answer.clause
 
 
+# Each quoted rule lost to a neighbour on the words staff use: Reading 5.3 (you may say where you work) beside 5.4
+# (then add a "views are my own" statement), once given the word "disclaimer" by a topic title it shared with 5.4;
+# and Wolverhampton 7.7 (raise concerns through the grievance and whistleblowing procedures, not social media),
+# which shares no content word with "fed up with how..." (topics.yaml `asked_with`).
 @pytest.mark.parametrize(
-    "question",
+    ("school", "question", "clause"),
     [
-        "is a disclaimer needed if i write about my job on linkedin",
-        "whats the rule on disclaimers for staff who blog",
+        ("reading", "is a disclaimer needed if i write about my job on linkedin", "reading.5.4"),
+        ("reading", "whats the rule on disclaimers for staff who blog", "reading.5.4"),
+        (
+            "wolverhampton",
+            "really fed up with how slt handled my flexible working request. can i tweet about it if i leave the "
+            "school name out",
+            "wolverhampton.7.7",
+        ),
+        (
+            "wolverhampton",
+            "so fed up with how the new behaviour policy is being handled, going to do an insta story about it, no names",
+            "wolverhampton.7.7",
+        ),
+        (
+            "wolverhampton",
+            "absolutely livid about how my capability meeting went, tempted to post the whole story on facebook tonight",
+            "wolverhampton.7.7",
+        ),
     ],
 )
-def test_a_question_about_a_disclaimer_quotes_the_rule_that_asks_for_one(assistant, question):
-    # Reading 5.3 (you may say where you work) sits beside 5.4 (then add a "views are my own" statement); a topic
-    # title shared by both once gave 5.3 the word "disclaimer" it never uses.
-    answer = assistant.ask(question, "reading")
-    assert answer.clause is not None and answer.clause.id == "reading.5.4"
-
-
-@pytest.mark.parametrize(
-    "question",
-    [
-        "really fed up with how slt handled my flexible working request. can i tweet about it if i leave the school name out",
-        "so fed up with how the new behaviour policy is being handled, going to do an insta story about it, no names",
-        "absolutely livid about how my capability meeting went, tempted to post the whole story on facebook tonight",
-    ],
-)
-def test_airing_a_grievance_about_work_online_quotes_the_rule_on_internal_channels(assistant, question):
-    # Staff who mean to post about how they were treated say "fed up with how": the rule that answers (use the
-    # grievance and whistleblowing procedures, not social media) shares no content word with that.
-    answer = assistant.ask(question, "wolverhampton")
-    assert answer.clause is not None and answer.clause.id == "wolverhampton.7.7"
+def test_a_question_in_staff_words_quotes_the_rule_that_answers_it_not_its_neighbour(
+    assistant, school, question, clause
+):
+    answer = assistant.ask(question, school)
+    assert answer.clause is not None and answer.clause.id == clause
 
 
 def test_wanting_to_let_people_know_asks_for_the_rule_on_raising_concerns(assistant):
