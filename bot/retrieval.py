@@ -89,7 +89,8 @@ class Ranking:
     # log(1 + its number of example questions): HR write most for what staff ask most
     example_count: float = 0.515
     coverage: float = 1.065  # idf-weighted share of the question's words the clause speaks to (`coverage`)
-    asked_with: float = 0.447  # the clause is on a topic the question asks for by its words ("who do I tell")
+    # per phrase list of topics.yaml `asked_with` the question shows that asks for the clause's topic ("who do I tell")
+    asked_with: float = 0.447
 
     def weights(self) -> np.ndarray:
         return np.array(
@@ -117,7 +118,7 @@ class Signals:
     bm25: np.ndarray
     coverage: np.ndarray
     semantic: Similarity | None
-    # 1 for a clause on a topic the question asks for by its words (topics.yaml `asked_with`)
+    # per clause, how many of the phrase lists the question shows (topics.yaml `asked_with`) ask for its topics
     asked: np.ndarray
 
 
@@ -443,13 +444,20 @@ class SchoolIndex:
         self.example_owner = np.array(owners, dtype=np.intp)
         self.example_count = np.log1p(np.bincount(self.example_owner, minlength=len(self.clauses)))
         # Topics a question can ask for by its typed words (topics.yaml `asked_with`), each with its clauses here.
+        # Topics with the same phrases (reporting a breach, who to ask: "who", "tell"...) are one entry, so that a
+        # clause on both is not asked for twice by one word; a clause asked for by two different lists ("who do i
+        # tell" and "if it's the head") is, and ranks above its neighbours asked for by one.
         self.asked: list[tuple[PhraseSet, np.ndarray]] = []
+        by_phrases: dict[tuple[str, ...], np.ndarray] = {}
         for topic in kb.topics.values():
             if not topic.asked_with:
                 continue
             on_topic = np.array([topic.id in c.topics for c in self.clauses], dtype=np.float64)
+            key = tuple(topic.asked_with)
+            by_phrases[key] = np.maximum(by_phrases.get(key, 0.0), on_topic)
+        for key, on_topic in by_phrases.items():
             if on_topic.any():
-                self.asked.append((PhraseSet(topic.asked_with), on_topic))
+                self.asked.append((PhraseSet(key), on_topic))
         self.position = {c.id: i for i, c in enumerate(self.clauses)}
         self._lock = threading.Lock()  # the server answers from worker threads
         self._examples: Postings | None = None
@@ -554,7 +562,7 @@ class SchoolIndex:
             typed = typed_text(question)
             for phrases, on_topic in self.asked:
                 if phrases.found_in(typed):
-                    np.maximum(asked, on_topic, out=asked)
+                    np.add(asked, on_topic, out=asked)
         return Signals(groups, terms, bm25, self.coverages(groups, found), semantic, asked)
 
     def features(self, signals: Signals) -> np.ndarray:

@@ -200,6 +200,20 @@ def test_a_question_asking_who_to_tell_marks_the_clauses_on_reporting_and_only_t
     assert on_reporting and {index.clauses[i].id for i in np.flatnonzero(asked)} == on_reporting
     assert not index.signals("a colleague keeps posting about parents, is that allowed?").asked.any()
     assert index.signals("who'd I report it to").asked.any()  # typed words: "report*" takes "reported" too
+    assert set(asked) == {0.0, 1.0}  # reporting and who-to-ask share their phrases: one ask, not two
+
+
+def test_a_clause_asked_for_by_two_phrase_lists_ranks_above_neighbours_asked_for_by_one(assistant):
+    # Wolverhampton 10.5 (report a colleague to the head; a concern about the head goes to the chair of governors)
+    # beside 11.2 and 7.3 (report to the head): "who do i tell" asks for all three, "it's the head" for 10.5 alone.
+    index = assistant.retriever.indexes["wolverhampton"]
+    question = "who do i tell if it's the head who posted it"
+    asked = index.signals(question).asked
+    assert asked[index.position["wolverhampton.10.5"]] == 2.0
+    assert asked[index.position["wolverhampton.11.2"]] == 1.0
+    answer = assistant.ask(question, "wolverhampton")
+    assert answer.clause is not None and answer.clause.id == "wolverhampton.10.5"
+    assert "chair_of_governors" in {c.role for c in answer.contacts}
 
 
 def test_a_question_whether_someone_may_go_through_an_account_ranks_a_monitoring_rule_first(assistant):
