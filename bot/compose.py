@@ -17,6 +17,7 @@ from functools import lru_cache
 from bot.analysis import STOP_WORDS, stem, tokenize
 from bot.knowledge import Clause, KnowledgeBase, Policy, School, parse_year_month
 from bot.retrieval import Hit, Retriever, SchoolIndex, SearchResult
+from bot.typed import PhraseSet, typed_text
 
 ANSWERED = "answered"
 NO_MATCH = "no_match"
@@ -338,6 +339,8 @@ class Composer:
         # Other schools' entries are the same few policies' best clauses for every asker of a question: at 500
         # schools, working them out again was 8% of a busy server's time.
         self._best_on_topic_of = lru_cache(maxsize=QUOTES_KEPT)(self._best_on_topic_uncached)
+        # The phrases that ask for each topic whose roles lead when asked for (topics.yaml `leads_contacts`).
+        self.leading = {t.id: PhraseSet(t.asked_with) for t in kb.topics.values() if t.leads_contacts}
         self.speakers = self._speakers(previous.speaking if previous is not None and same_topics else {})
         self.note_clauses: dict[tuple[str, str], Clause | None] = {}
 
@@ -499,7 +502,7 @@ class Composer:
             clause=quoted,
             school_variant=variant,
             variants=self._other_schools(school, topic, terms),
-            contacts=self._contacts(school, clause),
+            contacts=self._contacts(school, clause, question),
             alternatives=related,
             runners_up=runners_up,
             topic_id=topic,
@@ -638,13 +641,29 @@ class Composer:
                 break
         return tuple(variants)
 
-    def _contacts(self, school: School, clause: Clause) -> tuple[ContactRef, ...]:
+    def _contacts(self, school: School, clause: Clause, question: str = "") -> tuple[ContactRef, ...]:
         """The roles the school's own policy names for this matter, most relevant first, one entry per role."""
-        roles = list(clause.contacts) + [r for t in clause.topics for r in self._topic_roles(school, t)]
+        roles = self._asked_roles(school, clause, question)
+        roles += list(clause.contacts) + [r for t in clause.topics for r in self._topic_roles(school, t)]
         if not roles:
             roles.append(school.general_contact)
         refs = [contact_ref(school, role) for role in dict.fromkeys(roles)]
         return tuple(r for r in refs if r is not None)[:MAX_CONTACTS]
+
+    def _asked_roles(self, school: School, clause: Clause, question: str) -> list[str]:
+        """Of the clause's own contacts, those of a topic that leads its contacts (topics.yaml `leads_contacts`)
+        when the question asks for it by its words: Wolverhampton 10.5 names the Headteacher, and the Chair of
+        Governors for a concern about the head, so "who do I tell if it's the head?" leads with the chair."""
+        if not question or not clause.contacts or not self.leading:
+            return []
+        typed = typed_text(question)
+        return [
+            role
+            for topic in clause.topics
+            if topic in self.leading and self.leading[topic].found_in(typed)
+            for role in self.kb.topics[topic].roles
+            if role in clause.contacts
+        ]
 
     def _topic_roles(self, school: School, topic: str) -> Iterable[str]:
         """The topic's usual contacts that this school's policies name somewhere (or that every school has)."""

@@ -49,6 +49,9 @@ class Topic:
     # Typed words or phrases ("who", "report*") that ask for what this topic's clauses give: a question showing
     # one ranks them a little higher (bot/retrieval.Ranking.asked_with).
     asked_with: tuple[str, ...] = ()
+    # Its roles lead a clause's own contacts when a question asks for the topic by its `asked_with` words: a
+    # concern about the head goes to the chair of governors before the head.
+    leads_contacts: bool = False
 
 
 @dataclass(frozen=True)
@@ -518,15 +521,24 @@ class _Loader:
                 if r not in roles:
                     self.error(path, value.line_of("roles"), f"topic `{tid}`: unknown contact role `{r}`")
             terms = tuple(str(t) for t in (value.get("terms") or []))
-            sensitive = value.get("sensitive", False)
-            if not isinstance(sensitive, bool):
-                self.error(
-                    path, value.line_of("sensitive"), f"topic `{tid}`: `sensitive` must be true or false"
-                )
-                sensitive = False
+            flags = {}
+            for flag in ("sensitive", "leads_contacts"):
+                flags[flag] = value.get(flag, False)
+                if not isinstance(flags[flag], bool):
+                    self.error(path, value.line_of(flag), f"topic `{tid}`: `{flag}` must be true or false")
+                    flags[flag] = False
             asked_with = self.phrase_list(path, value, "asked_with", f"topic `{tid}`")
+            if flags["leads_contacts"] and not (asked_with and topic_roles):
+                self.error(
+                    path,
+                    value.line_of("leads_contacts"),
+                    f"topic `{tid}`: `leads_contacts` needs `asked_with` phrases and `roles` to lead with",
+                )
+                flags["leads_contacts"] = False
             title = self.text(path, value, "title") or tid
-            topics[tid] = Topic(tid, title, topic_roles, terms, sensitive, asked_with)
+            topics[tid] = Topic(
+                tid, title, topic_roles, terms, flags["sensitive"], asked_with, flags["leads_contacts"]
+            )
         return topics
 
     def load_synonyms(self, path: Path) -> tuple[dict[str, tuple[str, ...]], tuple[WordCombination, ...]]:

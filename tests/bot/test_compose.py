@@ -268,3 +268,20 @@ def test_no_match_names_the_general_contact_inside_its_sentence(assistant):
     answer = assistant.ask("How many days of annual leave do I get?", "reading")
     assert answer.message.endswith("please ask the HR team.")
     assert answer.contacts[0].title == "The HR team"
+
+
+@pytest.mark.parametrize(
+    ("question", "first"),
+    [
+        ("who do i tell if it's the head who posted it", "chair_of_governors"),
+        ("what if its the ht whos been posting about staff, who do i go to", "chair_of_governors"),
+        ("a colleague posted something racist on fb, who do i tell", "headteacher"),
+    ],
+)
+def test_a_concern_about_the_head_leads_with_the_chair_and_one_about_a_colleague_with_the_head(
+    assistant, question, first
+):
+    # Wolverhampton 10.5 names both; topics.yaml's head_conduct (`leads_contacts`) says which the question means.
+    answer = assistant.ask(question, "wolverhampton")
+    assert answer.clause is not None and answer.clause.id == "wolverhampton.10.5"
+    assert answer.contacts[0].role == first

@@ -233,7 +233,14 @@ def test_mistakes_in_sensitive_yaml_and_topic_flags_are_file_line_errors(kb_copy
     )
     topics = kb_copy / "topics.yaml"
     topics.write_text(
-        topics.read_text(encoding="utf-8").replace("sensitive: true}", 'sensitive: "yes"}', 1),
+        topics.read_text(encoding="utf-8")
+        .replace("sensitive: true}", 'sensitive: "yes"}', 1)
+        .replace("leads_contacts: true, asked_with", "leads_contacts: 1, asked_with", 1)
+        .replace(
+            'purpose: {title: "Aims and purpose of the policy",',
+            'purpose: {leads_contacts: true, title: "Aims",',
+            1,
+        ),
         encoding="utf-8",
     )
     kb, problems = check_knowledge(kb_copy)
@@ -242,6 +249,8 @@ def test_mistakes_in_sensitive_yaml_and_topic_flags_are_file_line_errors(kb_copy
     assert any("sensitive.yaml:2:" in s and "abuse_of_staff" in s for s in shown), shown
     assert any("sensitive.yaml:3:" in s and "not_sensitive" in s for s in shown), shown
     assert any("topics.yaml" in s and "`sensitive` must be true or false" in s for s in shown), shown
+    assert any("topics.yaml" in s and "`leads_contacts` must be true or false" in s for s in shown), shown
+    assert any("topic `purpose`: `leads_contacts` needs `asked_with`" in s for s in shown), shown
 
 
 def test_copies_of_a_policy_share_one_copy_of_each_text(tmp_path):
