@@ -665,6 +665,17 @@ class Composer:
             if role in clause.contacts
         ]
 
+    def _asked_leading_roles(self, school: School, question: str) -> list[str]:
+        """The roles of topics that lead contacts (topics.yaml `leads_contacts`) the question asks for by its
+        words, where the school's policies name them."""
+        typed = typed_text(question) if self.leading else ""
+        return [
+            role
+            for topic, phrases in self.leading.items()
+            if phrases.found_in(typed)
+            for role in self._topic_roles(school, topic)
+        ]
+
     def _topic_roles(self, school: School, topic: str) -> Iterable[str]:
         """The topic's usual contacts that this school's policies name somewhere (or that every school has)."""
         named = frozenset().union(*(self.parts[p].named_roles for p in school.policies if p in self.parts))
@@ -703,5 +714,8 @@ class Composer:
         answer = self._compose(
             school, question, replace(result, route=None, hits=hits, confident=True), today
         )
-        contacts = tuple({c.role: c for c in (lead, *answer.contacts) if c is not None}.values())
+        # A worry about a child that concerns the head ("what if it was the head doing it?") names, after the DSL,
+        # whom the school's policy sends a concern about the head to.
+        leading = (contact_ref(school, r) for r in self._asked_leading_roles(school, question))
+        contacts = tuple({c.role: c for c in (lead, *leading, *answer.contacts) if c is not None}.values())
         return replace(answer, message=route.message, contacts=contacts[:MAX_CONTACTS])

@@ -48,3 +48,16 @@ def test_every_channel_shows_the_dsl_route_before_the_quote(assistant):
     assert text.index("Designated Safeguarding Lead") < text.index("“")
     assert any("Designated Safeguarding Lead" in str(block) for block in answer_blocks(answer))
     assert "Designated Safeguarding Lead" in str(answer_card(answer)["body"])
+
+
+@pytest.mark.parametrize("school", ["wolverhampton", "howitt"])
+def test_a_worry_about_a_child_that_concerns_the_head_names_the_chair_after_the_dsl(assistant, school):
+    # The DSL still leads; a concern about the head goes on to the chair of governors where the school's policy
+    # names the chair (topics.yaml head_conduct, `leads_contacts`).
+    from bot.followup import ThreadMemory
+
+    threads = ThreadMemory(assistant)
+    threads.ask("one of the TAs keeps snapchatting a yr 9 girl late at night, it feels wrong", school, "t")
+    answer = threads.ask("what if it was the head doing it?", school, "t")
+    assert answer.status == "answered"
+    assert [c.role for c in answer.contacts][:2] == ["safeguarding_lead", "chair_of_governors"]
