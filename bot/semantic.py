@@ -158,8 +158,9 @@ class EmbeddingModel:
 
     With `one_question` (a command that answers one question and exits), the question session skips graph
     optimisation, which the derived model barely needs: it is made a little sooner and its vectors differ from the
-    optimised session's in the sixth decimal place. `bulk` embedding, whose vectors are cached for every later
-    run, is always optimised.
+    optimised session's in the sixth decimal place. Knowledge-base texts, whose vectors are cached for every later
+    run, are always embedded on an optimised session (`bulk`), so a cached vector does not depend on which kind
+    of process embedded it first.
     """
 
     def __init__(
@@ -299,6 +300,10 @@ class EmbeddingModel:
             self._bulk = None
             del spare
             heap.trim()
+
+    @property
+    def one_question(self) -> bool:
+        return self._one_question
 
     def _load_quietly(self) -> None:
         try:
@@ -530,7 +535,8 @@ class Embedder:
             started = time.perf_counter()
             todo.sort(key=lambda kv: len(kv[1]))  # similar lengths pad least
             fresh: dict[bytes, np.ndarray] = {}
-            with self.model.bulk() if len(todo) > BATCH else nullcontext():
+            # A one-question session's vectors differ in the sixth decimal place: cached texts take the optimised one.
+            with self.model.bulk() if len(todo) > BATCH or self.model.one_question else nullcontext():
                 for chunk in batches(todo):
                     for (key, _), vector in zip(chunk, self.model.embed([t for _, t in chunk]), strict=True):
                         fresh[key] = vector
@@ -599,17 +605,20 @@ class SemanticStatus:
     reason: str | None = None
 
 
-_shared: dict[Path | None, SemanticStatus] = {}
+_shared: dict[tuple[Path | None, bool], SemanticStatus] = {}
 _shared_lock = threading.Lock()
 
 
 def shared_embedder(
     cache_path: Path | None, background: bool = False, one_question: bool = False
 ) -> SemanticStatus:
-    """One embedder per process and cache file (None: vectors in memory only): the model is loaded once,
-    however many assistants. `background` and `one_question`: see EmbeddingModel; the first call decides."""
+    """One embedder per process, cache file (None: vectors in memory only) and kind of session: the model is
+    loaded once, however many assistants. `background` and `one_question`: see EmbeddingModel; `background` is
+    the first call's. One-question embedders are kept apart, so that a command run inside a process that also
+    serves (the tests) never hands its quick session's vectors to a server's assistants."""
+    key = (cache_path, one_question)
     with _shared_lock:
-        status = _shared.get(cache_path)
+        status = _shared.get(key)
         if status is None:
             try:
                 embedder = load_embedder(cache_path, background=background, one_question=one_question)
@@ -617,5 +626,5 @@ def shared_embedder(
             except ModelUnavailable as exc:
                 log.warning("semantic search off, answering on BM25 alone: %s", exc.reason)
                 status = SemanticStatus(None, exc.reason)
-            _shared[cache_path] = status
+            _shared[key] = status
         return status

@@ -22,6 +22,7 @@ class CountingModel:
     def __init__(self, model):
         self.model = model
         self.embedded = 0
+        self.one_question = model.one_question
 
     def embed(self, texts, max_tokens=semantic.MAX_TOKENS):
         self.embedded += len(texts)
@@ -253,3 +254,21 @@ def test_a_model_directory_that_cannot_be_written_costs_a_derivation_per_start_n
         str(blocked)
     )
     assert model.embed(["still embedded"]).shape == (1, semantic.DIMENSION)
+
+
+def test_texts_are_cached_from_an_optimised_session_whatever_the_process(model, tmp_path):
+    # A one-question command's own session differs from a server's in the sixth decimal place; what it caches
+    # for every later process must not, or answers near a threshold would depend on which ran first.
+    quick = semantic.EmbeddingModel(one_question=True, model_dir=model._model_dir)
+    text = "staff must not accept friend requests from pupils"
+    cached = semantic.Embedder(quick, semantic.EmbeddingCache(tmp_path / "c.sqlite3")).texts([text])[0]
+    assert np.array_equal(cached, model.embed([text])[0])
+
+
+def test_a_one_question_embedder_is_kept_apart_from_the_servers(tmp_path):
+    cache = tmp_path / "shared.sqlite3"
+    quick = semantic.shared_embedder(cache, one_question=True).embedder
+    served = semantic.shared_embedder(cache).embedder
+    assert quick is not None and served is not None
+    assert quick is not served and not served.model.one_question
+    assert semantic.shared_embedder(cache).embedder is served
