@@ -118,7 +118,8 @@ class Assistant:
     each knowledge text's analysed search terms (`TermsCache`), whatever the embedder. `quick_start` (the
     command line) lets the embedding model finish loading in the background while the knowledge base is
     indexed, and waits for it at the first question; and each school's semantic vectors are read at its first
-    question (a reload builds everything before it is served).
+    question (a reload builds everything before it is served). `one_question` (a command that answers one
+    question) takes the process's quick embedder (see bot.semantic.EmbeddingModel).
     """
 
     def __init__(
@@ -130,12 +131,13 @@ class Assistant:
         progress: Progress | None = None,
         quick_start: bool = False,
         answer_memory: int = ANSWER_MEMORY,
+        one_question: bool = False,
     ):
         self.semantic_off: str | None = None
         self.answer_memory = answer_memory
         if embedder == SHARED:
             embedding_cache = embedding_cache or _environment_cache()
-            status = shared_embedder(embedding_cache, background=quick_start)
+            status = shared_embedder(embedding_cache, background=quick_start, one_question=one_question)
             embedder, self.semantic_off = status.embedder, status.reason
         elif embedder is None:
             self.semantic_off = "turned off"

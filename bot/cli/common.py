@@ -153,6 +153,7 @@ def assistant(ctx: click.Context, *, server: bool = False, one_question: str | N
         progress=TerminalProgress() if sys.stderr.isatty() else None,
         quick_start=not server,
         answer_memory=config.answer_memory,
+        one_question=one_question is not None and not server,
     )
 
 

@@ -137,3 +137,26 @@ def test_a_lazy_retriever_answers_as_the_eager_one_and_reads_only_the_asked_scho
     fetched = {school for school, index in lazy.indexes.items() if index.vectors is not None}
     assert fetched == {s for s in kb.schools if kb.schools[s].policies == kb.schools["reading"].policies}
     assert results(lazy) == results(eager)
+
+
+def test_one_question_loads_the_embedding_model_once(embedding_cache, monkeypatch):
+    # The command's quick embedder is the one its assistant answers with: a second, for the assistant, cost a
+    # start-up a second model session (about 60 ms of the 4x budget).
+    from click.testing import CliRunner
+
+    import bot.semantic as semantic
+    from bot.cli import cli
+
+    made = []
+    original = semantic.EmbeddingModel.__init__
+
+    def counted(self, *args, **kwargs):
+        made.append(kwargs.get("one_question", False))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(semantic.EmbeddingModel, "__init__", counted)
+    monkeypatch.setattr(semantic, "_shared", {})
+    monkeypatch.setenv("POLICYBOT_EMBEDDING_CACHE", str(embedding_cache))
+    result = CliRunner().invoke(cli, ["ask", "--school", "reading", "can i go on insta at lunch?"], obj={})
+    assert result.exit_code == 0, result.output
+    assert made == [True]
