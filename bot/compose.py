@@ -642,39 +642,26 @@ class Composer:
         return tuple(variants)
 
     def _contacts(self, school: School, clause: Clause, question: str = "") -> tuple[ContactRef, ...]:
-        """The roles the school's own policy names for this matter, most relevant first, one entry per role."""
-        roles = self._asked_roles(school, clause, question)
-        roles += list(clause.contacts) + [r for t in clause.topics for r in self._topic_roles(school, t)]
+        """The roles the school's own policy names for this matter, most relevant first, one entry per role.
+        A topic that leads contacts and that the question asks for (topics.yaml `leads_contacts`) puts its roles
+        first among the clause's own: Wolverhampton 10.5 names the Headteacher, and the Chair of Governors for a
+        concern about the head, so "who do I tell if it's the head?" leads with the chair."""
+        leading = [
+            r for t in self._leading_topics(question) if t in clause.topics for r in self.kb.topics[t].roles
+        ]
+        roles = [r for r in leading if r in clause.contacts] + list(clause.contacts)
+        roles += [r for t in clause.topics for r in self._topic_roles(school, t)]
         if not roles:
             roles.append(school.general_contact)
         refs = [contact_ref(school, role) for role in dict.fromkeys(roles)]
         return tuple(r for r in refs if r is not None)[:MAX_CONTACTS]
 
-    def _asked_roles(self, school: School, clause: Clause, question: str) -> list[str]:
-        """Of the clause's own contacts, those of a topic that leads its contacts (topics.yaml `leads_contacts`)
-        when the question asks for it by its words: Wolverhampton 10.5 names the Headteacher, and the Chair of
-        Governors for a concern about the head, so "who do I tell if it's the head?" leads with the chair."""
-        if not question or not clause.contacts or not self.leading:
+    def _leading_topics(self, question: str) -> list[str]:
+        """The topics that lead contacts (topics.yaml `leads_contacts`) the question asks for by its words."""
+        if not question or not self.leading:
             return []
         typed = typed_text(question)
-        return [
-            role
-            for topic in clause.topics
-            if topic in self.leading and self.leading[topic].found_in(typed)
-            for role in self.kb.topics[topic].roles
-            if role in clause.contacts
-        ]
-
-    def _asked_leading_roles(self, school: School, question: str) -> list[str]:
-        """The roles of topics that lead contacts (topics.yaml `leads_contacts`) the question asks for by its
-        words, where the school's policies name them."""
-        typed = typed_text(question) if self.leading else ""
-        return [
-            role
-            for topic, phrases in self.leading.items()
-            if phrases.found_in(typed)
-            for role in self._topic_roles(school, topic)
-        ]
+        return [topic for topic, phrases in self.leading.items() if phrases.found_in(typed)]
 
     def _topic_roles(self, school: School, topic: str) -> Iterable[str]:
         """The topic's usual contacts that this school's policies name somewhere (or that every school has)."""
@@ -716,6 +703,10 @@ class Composer:
         )
         # A worry about a child that concerns the head ("what if it was the head doing it?") names, after the DSL,
         # whom the school's policy sends a concern about the head to.
-        leading = (contact_ref(school, r) for r in self._asked_leading_roles(school, question))
+        leading = (
+            contact_ref(school, r)
+            for t in self._leading_topics(question)
+            for r in self._topic_roles(school, t)
+        )
         contacts = tuple({c.role: c for c in (lead, *leading, *answer.contacts) if c is not None}.values())
         return replace(answer, message=route.message, contacts=contacts[:MAX_CONTACTS])
