@@ -243,7 +243,9 @@ def test_asking_for_the_worst_that_could_happen_ranks_a_rule_on_consequences_fir
 # Each quoted rule lost to a neighbour on the words staff use: Reading 5.3 (you may say where you work) beside 5.4
 # (then add a "views are my own" statement), once given the word "disclaimer" by a topic title it shared with 5.4;
 # and Wolverhampton 7.7 (raise concerns through the grievance and whistleblowing procedures, not social media),
-# which shares no content word with "fed up with how..." (topics.yaml `asked_with`).
+# which shares no content word with "fed up with how..." (topics.yaml `asked_with`). Posting about "how the school
+# handles SEND" is Reading 5.4's "giving opinions on the way the school operates" and Rutland 7.2's "views about the
+# Council" in staff words: both say such posts carry the asker's job with them (the disclaimer topic's `asked_with`).
 @pytest.mark.parametrize(
     ("school", "question", "clause"),
     [
@@ -264,6 +266,17 @@ def test_asking_for_the_worst_that_could_happen_ranks_a_rule_on_consequences_fir
             "wolverhampton",
             "absolutely livid about how my capability meeting went, tempted to post the whole story on facebook tonight",
             "wolverhampton.7.7",
+        ),
+        (
+            "reading",
+            "my instagram is mostly about how my school handles SEND and parents follow it. is that a problem?",
+            "reading.5.4",
+        ),
+        (
+            "rutland",
+            "i post quite a bit on twitter about how the council handles planning and my profile says i work there. "
+            "anything i need to know?",
+            "rutland.7.2",
         ),
     ],
 )
