@@ -103,6 +103,9 @@ CHAT_FLOORS = {
     # no_match), and both scored the same with the knowledge base as this session began: floors those less a case
     "situations13.yaml": {"top1": 0.87, "top3": 0.94, "contacts": 0.94, "no_match": 0.86},
     "chat9.yaml": {"top1": 0.88, "top3": 0.97, "contacts": 0.92, "no_match": 0.92},
+    # direct and chat questions (67 answerable, 13 out of scope, 9 of those near misses), another writer, scored
+    # once after the disclaimer topic's phrases (0.940 / 1.000 / 1.000 / 0.846, none): floors that less a case
+    "chat10.yaml": {"top1": 0.92, "top3": 0.98, "contacts": 0.95, "no_match": 0.76},
 }
 
 
