@@ -106,6 +106,9 @@ CHAT_FLOORS = {
     # direct and chat questions (67 answerable, 13 out of scope, 9 of those near misses), another writer, scored
     # once after the disclaimer topic's phrases (0.940 / 1.000 / 1.000 / 0.846, none): floors that less a case
     "chat10.yaml": {"top1": 0.92, "top3": 0.98, "contacts": 0.95, "no_match": 0.76},
+    # a fourteenth (70 situations over every part of each policy, 15 out of scope, 12 of those near misses),
+    # another writer, scored once at the same point (0.886 / 0.943 / 0.920 / 0.933, 2 false no_match)
+    "situations14.yaml": {"top1": 0.87, "top3": 0.92, "contacts": 0.88, "no_match": 0.86},
 }
 
 
