@@ -153,3 +153,27 @@ def test_how_to_appeal_a_pay_decision_is_a_drift_even_after_a_question_about_pos
     assert threads.ask(
         "ok so how do i appeal against the pay decision then", "wolverhampton", "t"
     ).status == ("no_match")
+
+
+@pytest.mark.parametrize(
+    ("question", "school"),
+    [
+        (
+            "i want to moan about the new timetable online, is that allowed if i dont name anyone?",
+            "wolverhampton",
+        ),
+        ("is discord allowed on council laptops", "rutland"),
+    ],
+)
+def test_venting_online_or_a_platform_no_rule_names_is_social_media(assistant, question, school):
+    # "vent about it online" is how staff put posting a complaint, and three writers used it apart; Discord,
+    # Pinterest, Reddit and the like are platforms no policy lists. Without them among scope.yaml's words these
+    # shared too few words with the rules to pass the gate.
+    assert assistant.ask(question, school).status == "answered"
+
+
+def test_how_parents_use_the_online_complaints_form_is_declined(assistant):
+    # Complaining online counts as social media above; a parent's complaint through the school's own web form is
+    # the complaints procedure, which scope.yaml's off-topic questions turn away.
+    question = "how do parents complain online about a teacher, is there a form on the school website?"
+    assert assistant.ask(question, "reading").status == "no_match"
