@@ -11,11 +11,13 @@ import asyncio
 import datetime as dt
 import gc
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot import heap
 from bot.assistant import Assistant
+from bot.cachesweep import sweep_for
 from bot.knowledge import check_knowledge
 
 log = logging.getLogger("policybot.reload")
@@ -96,6 +98,7 @@ class KnowledgeReloader:
         self.state = ReloadState(assistant.kb.version, now)
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
+        self._sweeper: threading.Thread | None = None
         self._seen = _signature(self.directory)
 
     async def reload(self, reason: str = "request") -> ReloadResult:
@@ -121,6 +124,7 @@ class KnowledgeReloader:
             changed = snapshot is not None
             if snapshot is not None:
                 self.assistant.install(snapshot)
+                self.sweep_cache()
                 # The old snapshot's own objects were freed with it: hand their memory back to the system.
                 await asyncio.to_thread(heap.trim)
                 self.state.serving_version = kb.version
@@ -152,11 +156,33 @@ class KnowledgeReloader:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.watch())
+        self.sweep_cache()
 
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if self._sweeper is not None:
+            await asyncio.to_thread(self._sweeper.join, 10)
+
+    def sweep_cache(self) -> threading.Thread | None:
+        """Let the cache entries that the knowledge base being served does not use age out (bot.cachesweep).
+
+        On a thread of its own, not an answer thread: at 500 schools it hashes about 100,000 texts. A sweep still
+        running when the next is asked for covers it: whatever a reload adds is stamped as it is written."""
+        if self._sweeper is not None and self._sweeper.is_alive():
+            return None
+        retriever = self.assistant.retriever
+
+        def run() -> None:
+            try:
+                sweep_for(retriever)
+            except Exception:  # a cache is never worth a failure
+                log.exception("embedding cache sweep failed")
+
+        self._sweeper = threading.Thread(target=run, name="cache-sweep", daemon=True)
+        self._sweeper.start()
+        return self._sweeper
 
     def status(self) -> dict:
         return {

@@ -28,7 +28,7 @@ import sqlite3
 import sys
 import threading
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,8 +37,8 @@ import numpy as np
 
 from bot import analysis
 from bot.analysis import Analyzer
-from bot.knowledge import Clause, KnowledgeBase, Route
-from bot.semantic import Embedder, ModelUnavailable, Progress, VectorStore, open_cache
+from bot.knowledge import Clause, KnowledgeBase, Policy, Route
+from bot.semantic import Embedder, ModelUnavailable, Progress, VectorStore, cache_day, open_cache, text_key
 from bot.typed import PhraseSet, typed_text
 
 if TYPE_CHECKING:  # only a test hands Postings a BM25Okapi, to check the scores against it
@@ -839,6 +839,10 @@ class OffTopicIndex:
         return near >= OFF_TOPIC_ACCEPT and near - rival >= OFF_TOPIC_MARGIN
 
 
+# The analysis cache's table, in the embedding cache's file; `used` as in bot.semantic.VECTORS_TABLE.
+TERMS_TABLE = "terms (key BLOB PRIMARY KEY, terms TEXT NOT NULL, used INTEGER NOT NULL DEFAULT 0)"
+
+
 class TermsCache:
     """Each knowledge-base text's analysed terms, by content, in a SQLite file: a start analyses only new text.
 
@@ -868,7 +872,7 @@ class TermsCache:
         return digest.digest()
 
     def _connect(self) -> sqlite3.Connection | None:
-        db = open_cache(self.path, "terms (key BLOB PRIMARY KEY, terms TEXT NOT NULL)", "analysis cache")
+        db = open_cache(self.path, TERMS_TABLE, "analysis cache")
         if db is None:
             self.path = None  # texts are analysed at each start
         return db
@@ -898,9 +902,10 @@ class TermsCache:
             return
         try:
             with db:
+                day = cache_day()
                 db.executemany(
-                    "INSERT OR REPLACE INTO terms (key, terms) VALUES (?, ?)",
-                    [(key, " ".join(terms)) for key, terms in items.items()],
+                    "INSERT OR REPLACE INTO terms (key, terms, used) VALUES (?, ?, ?)",
+                    [(key, " ".join(terms), day) for key, terms in items.items()],
                 )
         except sqlite3.Error as exc:
             log.warning("analysis cache write failed (%s)", exc)
@@ -914,6 +919,27 @@ def _analysed_texts(kb: KnowledgeBase, clauses: Sequence[Clause]) -> list[str]:
     for clause in clauses:
         texts.append(body_text(clause, kb))
         texts += clause.examples
+    return texts
+
+
+def _shared_analysed_texts(kb: KnowledgeBase) -> list[str]:
+    """The texts every index's analysis shares: scope.yaml's words and the routes' examples, subjects and signs."""
+    return [*kb.social_media_words, *(e for r in kb.routes for e in (*r.examples, *r.about, *r.signs))]
+
+
+def _terms_key(fingerprint: bytes, text: str) -> bytes:
+    """A text's key in the analysis cache (`TermsCache`), given what its analysis depends on."""
+    return hashlib.sha256(fingerprint + text.encode("utf-8", "surrogatepass")).digest()[:20]
+
+
+def _embedded_texts(kb: KnowledgeBase, policies: Iterable[Policy]) -> list[str]:
+    """The texts embedded for `policies`: their clauses and example questions, and every index's route and
+    off-topic examples."""
+    policies = list(policies)
+    texts = [semantic_text(c) for p in policies for c in p.clauses]
+    texts += [e for p in policies for c in p.clauses for e in c.examples]
+    texts += [e for r in kb.routes for e in r.examples]
+    texts += kb.off_topic_examples
     return texts
 
 
@@ -966,10 +992,7 @@ class Retriever:
                 for p in kb.policies.values()
                 if old is None or previous is None or previous.kb.policies.get(p.id) is not p
             ]
-            texts = [semantic_text(c) for p in changed for c in p.clauses]
-            texts += [e for p in changed for c in p.clauses for e in c.examples]
-            texts += [e for r in kb.routes for e in r.examples]
-            texts += kb.off_topic_examples
+            texts = _embedded_texts(kb, changed)
             if lazy:
                 # Kept only here, for the store that a missing vector makes: at 500 schools the list and its
                 # 50,000 heading-and-quote strings are 23 MB that a server would hold for nothing.
@@ -993,7 +1016,7 @@ class Retriever:
             fingerprint = cache.fingerprint(kb)
 
             def cache_key(text: str) -> bytes:
-                return hashlib.sha256(fingerprint + text.encode("utf-8", "surrogatepass")).digest()[:20]
+                return _terms_key(fingerprint, text)
 
             to_build: list[str] = []
             planned: set[tuple[str, ...]] = set()
@@ -1003,8 +1026,7 @@ class Retriever:
                 planned.add(school.policies)
                 if school.policies not in old_indexes or not _same_policies(previous.kb, kb, school.policies):
                     to_build += _analysed_texts(kb, kb.clauses_for(school.id))
-            to_build += kb.social_media_words
-            to_build += [e for r in kb.routes for e in (*r.examples, *r.about, *r.signs)]
+            to_build += _shared_analysed_texts(kb)
             by_key = {cache_key(t): t for t in dict.fromkeys(to_build)}
             for key, found in cache.get_many(list(by_key)).items():
                 analysed[by_key[key]] = found
@@ -1071,6 +1093,25 @@ class Retriever:
     @property
     def semantic(self) -> bool:
         return self.embedder is not None
+
+    def cache_keys(self) -> tuple[list[bytes], list[bytes]]:
+        """The keys of the cache entries this knowledge base reads at a start: its texts' vectors (when semantic
+        search is on) and their analysed terms. bot.cachesweep keeps these and lets the others age out."""
+        kb = self.kb
+        vectors: list[bytes] = []
+        if self.embedder is not None:
+            # bot.sensitivity embeds sensitive.yaml's examples with the same embedder, into the same file.
+            texts = [*_embedded_texts(kb, kb.policies.values()), *kb.sensitive_examples, *kb.routine_examples]
+            vectors = [text_key(t) for t in dict.fromkeys(texts)]
+        texts: list[str] = []
+        seen: set[tuple[str, ...]] = set()
+        for school in kb.schools.values():
+            if school.policies not in seen:
+                seen.add(school.policies)
+                texts += _analysed_texts(kb, kb.clauses_for(school.id))
+        texts += _shared_analysed_texts(kb)
+        fingerprint = TermsCache.fingerprint(kb)
+        return vectors, [_terms_key(fingerprint, t) for t in dict.fromkeys(texts)]
 
     def _vectors_for(self, texts: Sequence[str]) -> VectorStore:
         """A store holding `texts`' vectors: from the cache alone, or else the store of every text, built once."""

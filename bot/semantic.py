@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import datetime as dt
 import hashlib
 import logging
 import os
@@ -366,9 +367,19 @@ def text_key(text: str) -> bytes:
     return hashlib.sha256(f"{MODEL_ID}\0{text}".encode("utf-8", "surrogatepass")).digest()[:20]
 
 
+# The embedding cache's table; `used` is the day an entry was last written or kept by bot.cachesweep.
+VECTORS_TABLE = "vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL, used INTEGER NOT NULL DEFAULT 0)"
+
+
+def cache_day(today: dt.date | None = None) -> int:
+    """The day number a cache entry is stamped with when written or found in use (bot.cachesweep)."""
+    return (today or dt.date.today()).toordinal()
+
+
 def open_cache(path: Path | None, table: str, what: str) -> sqlite3.Connection | None:
     """The SQLite cache file at `path` with `table` in it, or None (no path, or unusable: logged once).
 
+    Every cache table also has a `used` day (`cache_day`), added in place to a file written before it had one.
     A read-only or full disk costs a slower start, never a failed one."""
     if path is None:
         return None
@@ -376,6 +387,13 @@ def open_cache(path: Path | None, table: str, what: str) -> sqlite3.Connection |
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, timeout=30)
         db.execute(f"CREATE TABLE IF NOT EXISTS {table}")
+        name = table.split()[0]
+        if "used" not in {row[1] for row in db.execute(f"PRAGMA table_info({name})")}:
+            try:
+                db.execute(f"ALTER TABLE {name} ADD COLUMN used INTEGER NOT NULL DEFAULT 0")
+            except sqlite3.OperationalError:  # another process added it first
+                if "used" not in {row[1] for row in db.execute(f"PRAGMA table_info({name})")}:
+                    raise
         return db
     except (OSError, sqlite3.Error) as exc:
         log.warning("%s %s unusable (%s); working without it", what, path, exc)
@@ -389,7 +407,7 @@ class EmbeddingCache:
         self.path = path
 
     def _connect(self) -> sqlite3.Connection | None:
-        db = open_cache(self.path, "vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)", "embedding cache")
+        db = open_cache(self.path, VECTORS_TABLE, "embedding cache")
         if db is None:
             self.path = None  # vectors kept in memory only
         return db
@@ -418,9 +436,10 @@ class EmbeddingCache:
             return
         try:
             with db:
+                day = cache_day()
                 db.executemany(
-                    "INSERT OR REPLACE INTO vectors (key, vector) VALUES (?, ?)",
-                    [(k, v.astype(np.float32).tobytes()) for k, v in items.items()],
+                    "INSERT OR REPLACE INTO vectors (key, vector, used) VALUES (?, ?, ?)",
+                    [(k, v.astype(np.float32).tobytes(), day) for k, v in items.items()],
                 )
         except sqlite3.Error as exc:
             log.warning("embedding cache write failed (%s); vectors kept in memory only", exc)
