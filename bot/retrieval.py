@@ -28,8 +28,9 @@ import sqlite3
 import sys
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -913,13 +914,11 @@ class TermsCache:
             db.close()
 
 
-def _analysed_texts(kb: KnowledgeBase, clauses: Sequence[Clause]) -> list[str]:
+def _analysed_texts(kb: KnowledgeBase, clauses: Iterable[Clause]) -> Iterator[str]:
     """The texts a SchoolIndex over `clauses` analyses: each clause's body and its example questions."""
-    texts = []
     for clause in clauses:
-        texts.append(body_text(clause, kb))
-        texts += clause.examples
-    return texts
+        yield body_text(clause, kb)
+        yield from clause.examples
 
 
 def _shared_analysed_texts(kb: KnowledgeBase) -> list[str]:
@@ -932,15 +931,22 @@ def _terms_key(fingerprint: bytes, text: str) -> bytes:
     return hashlib.sha256(fingerprint + text.encode("utf-8", "surrogatepass")).digest()[:20]
 
 
-def _embedded_texts(kb: KnowledgeBase, policies: Iterable[Policy]) -> list[str]:
+def _embedded_texts(kb: KnowledgeBase, policies: Sequence[Policy]) -> Iterator[str]:
     """The texts embedded for `policies`: their clauses and example questions, and every index's route and
     off-topic examples."""
-    policies = list(policies)
-    texts = [semantic_text(c) for p in policies for c in p.clauses]
-    texts += [e for p in policies for c in p.clauses for e in c.examples]
-    texts += [e for r in kb.routes for e in r.examples]
-    texts += kb.off_topic_examples
-    return texts
+    yield from (semantic_text(c) for p in policies for c in p.clauses)
+    yield from (e for p in policies for c in p.clauses for e in c.examples)
+    yield from (e for r in kb.routes for e in r.examples)
+    yield from kb.off_topic_examples
+
+
+def _distinct(texts: Iterable[str]) -> Iterator[str]:
+    """`texts` without repeats, in order, holding only the distinct ones: at 500 schools most texts recur."""
+    seen: set[str] = set()
+    for text in texts:
+        if text not in seen:
+            seen.add(text)
+            yield text
 
 
 class Retriever:
@@ -992,7 +998,7 @@ class Retriever:
                 for p in kb.policies.values()
                 if old is None or previous is None or previous.kb.policies.get(p.id) is not p
             ]
-            texts = _embedded_texts(kb, changed)
+            texts = list(_embedded_texts(kb, changed))
             if lazy:
                 # Kept only here, for the store that a missing vector makes: at 500 schools the list and its
                 # 50,000 heading-and-quote strings are 23 MB that a server would hold for nothing.
@@ -1101,17 +1107,15 @@ class Retriever:
         vectors: list[bytes] = []
         if self.embedder is not None:
             # bot.sensitivity embeds sensitive.yaml's examples with the same embedder, into the same file.
-            texts = [*_embedded_texts(kb, kb.policies.values()), *kb.sensitive_examples, *kb.routine_examples]
-            vectors = [text_key(t) for t in dict.fromkeys(texts)]
-        texts: list[str] = []
-        seen: set[tuple[str, ...]] = set()
-        for school in kb.schools.values():
-            if school.policies not in seen:
-                seen.add(school.policies)
-                texts += _analysed_texts(kb, kb.clauses_for(school.id))
-        texts += _shared_analysed_texts(kb)
+            texts = chain(
+                _embedded_texts(kb, list(kb.policies.values())), kb.sensitive_examples, kb.routine_examples
+            )
+            vectors = [text_key(t) for t in _distinct(texts)]
+        # Each policy's clauses, once: a school's index analyses those of every policy it holds.
+        clauses = (c for p in kb.policies.values() for c in p.clauses)
+        analysed = chain(_analysed_texts(kb, clauses), _shared_analysed_texts(kb))
         fingerprint = TermsCache.fingerprint(kb)
-        return vectors, [_terms_key(fingerprint, t) for t in dict.fromkeys(texts)]
+        return vectors, [_terms_key(fingerprint, t) for t in _distinct(analysed)]
 
     def _vectors_for(self, texts: Sequence[str]) -> VectorStore:
         """A store holding `texts`' vectors: from the cache alone, or else the store of every text, built once."""
