@@ -168,8 +168,9 @@ class KnowledgeReloader:
     def sweep_cache(self) -> threading.Thread | None:
         """Let the cache entries that the knowledge base being served does not use age out (bot.cachesweep).
 
-        On a thread of its own, not an answer thread: at 500 schools it hashes about 100,000 texts. A sweep still
-        running when the next is asked for covers it: whatever a reload adds is stamped as it is written."""
+        On a thread of its own, not an answer thread: at 500 schools it walks every clause and example (0.18 s).
+        A sweep still running when the next is asked for covers it: whatever a reload adds is stamped as it is
+        written."""
         if self._sweeper is not None and self._sweeper.is_alive():
             return None
         retriever = self.assistant.retriever
